@@ -1,0 +1,351 @@
+//! The output side: frames into caller buffers (RFC 6455 §5.1–§5.5, §7.1.2).
+//!
+//! Every method writes whole frames or nothing, except the streaming pair
+//! [`Connection::start_frame`] / [`Connection::encode_payload`], which writes
+//! one frame's payload in as many pieces as the caller likes. Failed calls
+//! change nothing.
+
+use super::{Connection, State, TxFrame};
+use crate::close::{CloseCode, MAX_REASON_LEN};
+use crate::config::Role;
+use crate::error::SendError;
+use crate::event::{DataKind, Outgoing};
+use crate::frame::{FrameHeader, MAX_CONTROL_PAYLOAD, OpCode};
+use crate::mask::copy_masked;
+use crate::utf8::Utf8Validator;
+
+/// The largest control frame on the wire: a 6-byte header (with mask) and 125
+/// payload bytes. An output buffer this big always has room for
+/// [`Connection::poll_transmit`] to make progress.
+pub const MAX_CONTROL_FRAME_LEN: usize = 6 + MAX_CONTROL_PAYLOAD;
+
+impl<R: rand_core::Rng> Connection<R> {
+    /// Encodes one frame into the front of `out` and returns its length.
+    ///
+    /// Data frames are refused once we sent a close or the peer did
+    /// ([`SendError::Closing`]); if `out` is too small the error says how
+    /// much is needed. Either way nothing is written and nothing changes.
+    /// Call [`poll_transmit`](Connection::poll_transmit) first, so that owed
+    /// pongs and close replies go out before new frames.
+    ///
+    /// ```
+    /// use wsock::{Connection, Config, Outgoing};
+    /// let mut server = Connection::server(Config::new());
+    /// let mut out = [0u8; 64];
+    /// let n = server.encode(Outgoing::Text("Hello"), &mut out)?;
+    /// assert_eq!(&out[..n], b"\x81\x05Hello"); // RFC 6455 §5.7
+    /// # Ok::<(), wsock::SendError>(())
+    /// ```
+    pub fn encode(&mut self, frame: Outgoing<'_>, out: &mut [u8]) -> Result<usize, SendError> {
+        if self.tx_frame.is_some() {
+            return Err(SendError::FrameInProgress);
+        }
+        match frame {
+            Outgoing::Text(text) => self.encode_data(DataKind::Text, text.as_bytes(), None, out),
+            Outgoing::Binary(bytes) => self.encode_data(DataKind::Binary, bytes, None, out),
+            Outgoing::Fragment {
+                kind,
+                payload,
+                last,
+            } => self.encode_data(kind, payload, Some(last), out),
+            Outgoing::Ping(payload) => self.encode_control(OpCode::Ping, payload, out),
+            Outgoing::Pong(payload) => self.encode_control(OpCode::Pong, payload, out),
+            Outgoing::Close(close) => self.encode_close(close, out),
+        }
+    }
+
+    /// Starts a data frame of `len` payload bytes whose payload will follow
+    /// in pieces through [`encode_payload`](Connection::encode_payload); writes
+    /// its header into `out`. Use it for frames bigger than your output
+    /// buffer. `last` ends the message; otherwise more frames continue it.
+    /// Until the payload is complete no other frame can be encoded and
+    /// [`poll_transmit`](Connection::poll_transmit) waits.
+    ///
+    /// ```
+    /// use wsock::{Connection, Config, DataKind};
+    /// let mut server = Connection::server(Config::new());
+    /// let payload = [7u8; 300];
+    /// let mut wire = [0u8; 304];
+    /// let mut at = server.start_frame(DataKind::Binary, 300, true, &mut wire)?;
+    /// for piece in payload.chunks(64) {
+    ///     at += server.encode_payload(piece, &mut wire[at..])?;
+    /// }
+    /// assert_eq!(&wire[..4], &[0x82, 126, 1, 44]);
+    /// assert_eq!(&wire[4..], &payload[..]);
+    /// # Ok::<(), wsock::SendError>(())
+    /// ```
+    pub fn start_frame(
+        &mut self,
+        kind: DataKind,
+        len: u64,
+        last: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        if self.tx_frame.is_some() {
+            return Err(SendError::FrameInProgress);
+        }
+        let (opcode, validator) = self.plan_data(kind, &[], Some(last && len == 0))?;
+        let header = FrameHeader {
+            fin: last,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: len,
+        };
+        if out.len() < header.encoded_len() {
+            return Err(SendError::BufferTooSmall {
+                needed: header.encoded_len() as u64,
+            });
+        }
+        let header = FrameHeader {
+            mask: self.next_mask(),
+            ..header
+        };
+        let written = header.encode(out)?;
+        self.tx_utf8 = validator;
+        self.tx_message = Some(kind);
+        self.tx_frame = Some(TxFrame {
+            remaining: len,
+            offset: 0,
+            mask: header.mask,
+            kind,
+            fin: last,
+        });
+        self.finish_tx_frame_if_done();
+        Ok(written)
+    }
+
+    /// Writes the next piece of a frame started with
+    /// [`start_frame`](Connection::start_frame): as many bytes of `payload` as
+    /// fit in `out` and the frame. Returns how many were taken (and written,
+    /// masked if we are the client). Pieces of a text frame must keep the
+    /// message valid UTF-8 ([`SendError::InvalidUtf8`], nothing written).
+    pub fn encode_payload(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        let Some(frame) = self.tx_frame else {
+            return Err(SendError::NoMessageInProgress);
+        };
+        // `n <= payload.len()`, so the cast back to usize cannot truncate.
+        let n = frame.remaining.min(payload.len().min(out.len()) as u64) as usize;
+        let piece = &payload[..n];
+        if frame.kind == DataKind::Text {
+            let mut validator = self.tx_utf8;
+            let ends_message = frame.fin && n as u64 == frame.remaining;
+            if validator.feed(piece).is_err() || (ends_message && validator.finish().is_err()) {
+                return Err(SendError::InvalidUtf8);
+            }
+            self.tx_utf8 = validator;
+        }
+        write_payload(&mut out[..n], piece, frame.mask, frame.offset);
+        self.tx_frame = Some(TxFrame {
+            remaining: frame.remaining - n as u64,
+            offset: frame.offset.wrapping_add(n as u64),
+            ..frame
+        });
+        self.finish_tx_frame_if_done();
+        Ok(n)
+    }
+
+    /// Payload bytes still owed to the frame started with `start_frame`.
+    pub fn frame_payload_remaining(&self) -> u64 {
+        self.tx_frame.map_or(0, |f| f.remaining)
+    }
+
+    /// Writes the frames the connection owes the peer into `out`: the pong
+    /// for the latest ping (with auto-pong), then the close reply or the
+    /// close for a failure. Writes whole frames only; returns the bytes
+    /// written (0 if nothing is owed, a streamed frame is unfinished, or
+    /// `out` is smaller than the next frame: [`MAX_CONTROL_FRAME_LEN`]
+    /// bytes always suffice).
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        if self.tx_frame.is_some() {
+            return 0;
+        }
+        let mut written = 0;
+        if let Some(pong) = &self.pending_pong {
+            let pong = pong.clone();
+            match self.write_frame(OpCode::Pong, true, &pong, &mut out[written..]) {
+                Ok(n) => {
+                    written += n;
+                    self.pending_pong = None;
+                }
+                Err(_) => return written,
+            }
+        }
+        if let Some(close) = self.pending_close {
+            let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+            let len = close_payload(close.code, close.reason, &mut payload);
+            if let Ok(n) =
+                self.write_frame(OpCode::Close, true, &payload[..len], &mut out[written..])
+            {
+                written += n;
+                self.pending_close = None;
+                self.state = State::Closed;
+            }
+        }
+        written
+    }
+
+    fn encode_data(
+        &mut self,
+        kind: DataKind,
+        payload: &[u8],
+        fragment_last: Option<bool>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        let (opcode, validator) = self.plan_data(kind, payload, fragment_last)?;
+        let last = fragment_last.unwrap_or(true);
+        let written = self.write_frame(opcode, last, payload, out)?;
+        self.tx_utf8 = validator;
+        self.tx_message = if last { None } else { Some(kind) };
+        Ok(written)
+    }
+
+    /// Checks that a data frame may be sent now and picks its opcode; for
+    /// text fragments, validates UTF-8 on a copy of the running validator.
+    /// `fragment_last` is `None` for a whole message. Changes nothing.
+    fn plan_data(
+        &self,
+        kind: DataKind,
+        payload: &[u8],
+        fragment_last: Option<bool>,
+    ) -> Result<(OpCode, Utf8Validator), SendError> {
+        if self.state != State::Open {
+            return Err(SendError::Closing);
+        }
+        let opcode = match (self.tx_message, fragment_last) {
+            (None, _) => match kind {
+                DataKind::Text => OpCode::Text,
+                DataKind::Binary => OpCode::Binary,
+            },
+            (Some(open), Some(_)) if open == kind => OpCode::Continuation,
+            (Some(_), _) => return Err(SendError::MessageInProgress),
+        };
+        let mut validator = if self.tx_message.is_none() {
+            Utf8Validator::new()
+        } else {
+            self.tx_utf8
+        };
+        if let (DataKind::Text, Some(last)) = (kind, fragment_last)
+            && (validator.feed(payload).is_err() || (last && validator.finish().is_err()))
+        {
+            return Err(SendError::InvalidUtf8);
+        }
+        Ok((opcode, validator))
+    }
+
+    fn encode_control(
+        &mut self,
+        opcode: OpCode,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        if matches!(self.state, State::CloseSent | State::Closed) {
+            return Err(SendError::Closing);
+        }
+        if payload.len() > MAX_CONTROL_PAYLOAD {
+            return Err(SendError::ControlPayloadTooLong(payload.len()));
+        }
+        self.write_frame(opcode, true, payload, out)
+    }
+
+    fn encode_close(
+        &mut self,
+        close: Option<(CloseCode, &str)>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        if matches!(self.state, State::CloseSent | State::Closed) {
+            return Err(SendError::Closing);
+        }
+        let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
+        let len = match close {
+            None => 0,
+            Some((code, _)) if !code.is_sendable() => {
+                return Err(SendError::InvalidCloseCode(code.0));
+            }
+            Some((_, reason)) if reason.len() > MAX_REASON_LEN => {
+                return Err(SendError::ControlPayloadTooLong(reason.len() + 2));
+            }
+            Some((code, reason)) => close_payload(Some(code), reason, &mut payload),
+        };
+        let written = self.write_frame(OpCode::Close, true, &payload[..len], out)?;
+        // §5.5.1: after our close, only the closing handshake continues.
+        self.pending_pong = None;
+        self.pending_close = None;
+        self.state = match self.state {
+            State::Open => State::CloseSent,
+            _ => State::Closed,
+        };
+        Ok(written)
+    }
+
+    /// Writes one whole frame, masked if we are the client.
+    fn write_frame(
+        &mut self,
+        opcode: OpCode,
+        fin: bool,
+        payload: &[u8],
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        let header = FrameHeader {
+            fin,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let needed = header.encoded_len() + if self.role == Role::Client { 4 } else { 0 };
+        let Some(out) = out.get_mut(..needed + payload.len()) else {
+            return Err(SendError::BufferTooSmall {
+                needed: (needed + payload.len()) as u64,
+            });
+        };
+        let header = FrameHeader {
+            mask: self.next_mask(),
+            ..header
+        };
+        let at = header.encode(out)?;
+        write_payload(&mut out[at..], payload, header.mask, 0);
+        Ok(at + payload.len())
+    }
+
+    /// A fresh masking key for each client frame (§5.3); none for a server.
+    fn next_mask(&mut self) -> Option<[u8; 4]> {
+        match self.role {
+            Role::Client => Some(self.rng.next_u32().to_ne_bytes()),
+            Role::Server => None,
+        }
+    }
+
+    fn finish_tx_frame_if_done(&mut self) {
+        if let Some(frame) = self.tx_frame
+            && frame.remaining == 0
+        {
+            self.tx_frame = None;
+            if frame.fin {
+                self.tx_message = None;
+            }
+        }
+    }
+}
+
+/// Copies a payload into `out`, masking it when a key is given.
+fn write_payload(out: &mut [u8], payload: &[u8], mask: Option<[u8; 4]>, offset: u64) {
+    match mask {
+        Some(key) => copy_masked(out, payload, key, offset),
+        None => out[..payload.len()].copy_from_slice(payload),
+    }
+}
+
+/// Builds a close payload (code + reason) into `buf`; returns its length.
+/// The caller has checked that `reason` fits.
+fn close_payload(
+    code: Option<CloseCode>,
+    reason: &str,
+    buf: &mut [u8; MAX_CONTROL_PAYLOAD],
+) -> usize {
+    let Some(code) = code else { return 0 };
+    buf[..2].copy_from_slice(&code.0.to_be_bytes());
+    let reason = &reason.as_bytes()[..reason.len().min(MAX_REASON_LEN)];
+    buf[2..2 + reason.len()].copy_from_slice(reason);
+    2 + reason.len()
+}

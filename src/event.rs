@@ -1,0 +1,79 @@
+//! What the connection reports to the application ([`Event`]) and what the
+//! application asks it to send ([`Outgoing`]).
+
+use crate::close::{CloseCode, CloseFrame};
+
+/// The type of a data message (§5.6).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum DataKind {
+    /// UTF-8 text.
+    Text,
+    /// Arbitrary bytes.
+    Binary,
+}
+
+/// A piece of a text or binary message, borrowed from the caller's input
+/// buffer and already unmasked in place.
+///
+/// A message arrives as one or more chunks: the first has `first` set, the
+/// last has `last` set (a single chunk may have both). For text, the bytes
+/// so far have been checked to be a valid UTF-8 prefix; a chunk may end in
+/// the middle of a code point.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct DataChunk<'a> {
+    /// Text or binary.
+    pub kind: DataKind,
+    /// The payload bytes of this chunk (possibly empty).
+    pub payload: &'a [u8],
+    /// This chunk starts a message.
+    pub first: bool,
+    /// This chunk ends the message.
+    pub last: bool,
+    /// The RSV bits of the message's first frame (non-zero only with an
+    /// extension that owns them, e.g. RSV1 for a compressed message).
+    pub rsv: u8,
+}
+
+/// Something the peer sent, as reported by [`Connection::receive`](crate::Connection::receive).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Event<'a> {
+    /// A piece of a text or binary message.
+    Data(DataChunk<'a>),
+    /// A ping with its payload. With auto-pong on, the pong is already queued.
+    Ping(&'a [u8]),
+    /// A pong with its payload.
+    Pong(&'a [u8]),
+    /// The peer's close frame (`None`: it carried no status code). If we had
+    /// not sent a close, our reply is queued; the closing handshake finishes
+    /// once [`poll_transmit`](crate::Connection::poll_transmit) wrote it.
+    Close(Option<CloseFrame<'a>>),
+}
+
+/// A frame for [`Connection::encode`](crate::Connection::encode) to send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outgoing<'a> {
+    /// A whole text message in one frame.
+    Text(&'a str),
+    /// A whole binary message in one frame.
+    Binary(&'a [u8]),
+    /// One frame of a fragmented message (§5.4). The first fragment opens a
+    /// message of `kind`; the next ones continue it (same `kind`); the one
+    /// with `last` set closes it. Text fragments may split code points; the
+    /// fragments together must be valid UTF-8.
+    Fragment {
+        /// The message type.
+        kind: DataKind,
+        /// This fragment's payload.
+        payload: &'a [u8],
+        /// This fragment ends the message.
+        last: bool,
+    },
+    /// A ping (payload at most 125 bytes).
+    Ping(&'a [u8]),
+    /// An unsolicited pong (payload at most 125 bytes).
+    Pong(&'a [u8]),
+    /// A close frame: `None` for no status code, or a code and a reason of at
+    /// most 123 bytes.
+    Close(Option<(CloseCode, &'a str)>),
+}

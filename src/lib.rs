@@ -1,0 +1,40 @@
+//! # wsock — a sans-IO WebSocket (RFC 6455) implementation
+//!
+//! The core is a pure state machine: bytes in, events out; frames in, bytes
+//! out. It never touches a socket, a thread, a clock or the heap, and builds
+//! with `#![no_std]` and no `alloc`. Transport adapters sit on top.
+//!
+//! The layers, bottom up:
+//!
+//! - [`mask`], [`utf8`], [`close`]: masking, incremental UTF-8, close codes.
+//! - [`frame`]: frame headers and the streaming, in-place frame decoder.
+//! - [`handshake`]: the HTTP/1.1 upgrade, client and server side.
+//! - [`Connection`]: the protocol state machine after the handshake.
+//! - [`message`]: reassembly of whole messages into a caller-chosen buffer.
+//!
+//! See the README for a complete client ↔ server example over in-memory buffers.
+#![no_std]
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+#[cfg(feature = "alloc")]
+extern crate alloc;
+#[cfg(any(feature = "std", test))]
+extern crate std;
+
+pub mod close;
+pub mod config;
+pub mod connection;
+pub mod error;
+pub mod event;
+pub mod frame;
+pub mod handshake;
+pub mod mask;
+pub mod message;
+pub mod utf8;
+
+pub use close::{CloseCode, CloseFrame};
+pub use config::{Config, Role};
+pub use connection::{Connection, NoRng, Received, State};
+pub use error::{ProtocolError, SendError};
+pub use event::{DataChunk, DataKind, Event, Outgoing};

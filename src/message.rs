@@ -1,0 +1,237 @@
+//! Reassembly of whole messages from [`DataChunk`]s (RFC 6455 §5.4, §5.6).
+//!
+//! The connection reports messages in chunks, borrowed from the input buffer.
+//! When the application wants whole messages, [`MessageAssembler`] collects
+//! the chunks into a buffer of its choice:
+//!
+//! - [`SliceBuffer`]: a caller-provided `&mut [u8]` (no allocation);
+//! - `heapless::Vec<u8, N>`: a fixed capacity inside the caller's struct;
+//! - `Vec<u8>` (feature `alloc`): growable, bounded by the connection's
+//!   `max_message_size`.
+//!
+//! A message that does not fit is [`ProtocolError::MessageTooLarge`] (close
+//! code 1009): pass it to [`Connection::fail`](crate::Connection::fail).
+
+use crate::error::ProtocolError;
+use crate::event::{DataChunk, DataKind};
+
+/// Storage for one message being reassembled.
+pub trait MessageBuffer {
+    /// Empties the buffer.
+    fn clear(&mut self);
+    /// Appends `data`, or fails without appending if it does not fit.
+    fn try_extend(&mut self, data: &[u8]) -> Result<(), CapacityExceeded>;
+    /// The bytes collected so far.
+    fn bytes(&self) -> &[u8];
+    /// The most bytes the buffer can ever hold (`u64::MAX` when unbounded).
+    fn capacity_limit(&self) -> u64;
+}
+
+/// A [`MessageBuffer`] is full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CapacityExceeded;
+
+/// A [`MessageBuffer`] over a caller-provided slice.
+#[derive(Debug)]
+pub struct SliceBuffer<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl<'a> SliceBuffer<'a> {
+    /// An empty buffer that can hold `buf.len()` bytes.
+    pub fn new(buf: &'a mut [u8]) -> Self {
+        SliceBuffer { buf, len: 0 }
+    }
+}
+
+impl MessageBuffer for SliceBuffer<'_> {
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+    fn try_extend(&mut self, data: &[u8]) -> Result<(), CapacityExceeded> {
+        let end = self.len.checked_add(data.len()).ok_or(CapacityExceeded)?;
+        self.buf
+            .get_mut(self.len..end)
+            .ok_or(CapacityExceeded)?
+            .copy_from_slice(data);
+        self.len = end;
+        Ok(())
+    }
+    fn bytes(&self) -> &[u8] {
+        &self.buf[..self.len]
+    }
+    fn capacity_limit(&self) -> u64 {
+        self.buf.len() as u64
+    }
+}
+
+impl<const N: usize> MessageBuffer for heapless::Vec<u8, N> {
+    fn clear(&mut self) {
+        heapless::Vec::clear(self);
+    }
+    fn try_extend(&mut self, data: &[u8]) -> Result<(), CapacityExceeded> {
+        self.extend_from_slice(data).map_err(|_| CapacityExceeded)
+    }
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn capacity_limit(&self) -> u64 {
+        N as u64
+    }
+}
+
+#[cfg(feature = "alloc")]
+impl MessageBuffer for alloc::vec::Vec<u8> {
+    fn clear(&mut self) {
+        alloc::vec::Vec::clear(self);
+    }
+    fn try_extend(&mut self, data: &[u8]) -> Result<(), CapacityExceeded> {
+        self.try_reserve(data.len()).map_err(|_| CapacityExceeded)?;
+        self.extend_from_slice(data);
+        Ok(())
+    }
+    fn bytes(&self) -> &[u8] {
+        self
+    }
+    fn capacity_limit(&self) -> u64 {
+        u64::MAX
+    }
+}
+
+/// A whole message, borrowed from the assembler's buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Message<'a> {
+    /// A text message (valid UTF-8: the connection checked it).
+    Text(&'a str),
+    /// A binary message.
+    Binary(&'a [u8]),
+}
+
+/// Collects [`DataChunk`]s into whole messages.
+///
+/// ```
+/// use wsock::message::{Message, MessageAssembler, SliceBuffer};
+/// use wsock::{Config, Connection, Event};
+///
+/// let mut server = Connection::server(Config::new());
+/// let mut storage = [0u8; 64];
+/// let mut assembler = MessageAssembler::new(SliceBuffer::new(&mut storage));
+/// // "Hel" + "lo" as two masked fragments (all-zero key for readability).
+/// let mut wire = *b"\x01\x83\0\0\0\0Hel\x80\x82\0\0\0\0lo";
+/// let mut at = 0;
+/// while at < wire.len() {
+///     let got = server.receive(&mut wire[at..])?;
+///     let consumed = got.consumed;
+///     if let Some(Event::Data(chunk)) = got.event {
+///         if let Some(message) = assembler.push(&chunk)? {
+///             assert_eq!(message, Message::Text("Hello"));
+///         }
+///     }
+///     at += consumed;
+/// }
+/// # Ok::<(), wsock::ProtocolError>(())
+/// ```
+#[derive(Debug)]
+pub struct MessageAssembler<B> {
+    buf: B,
+}
+
+impl<B: MessageBuffer> MessageAssembler<B> {
+    /// An assembler collecting into `buf`.
+    pub fn new(buf: B) -> Self {
+        MessageAssembler { buf }
+    }
+
+    /// Adds a chunk; returns the whole message when `chunk.last` is set.
+    /// Fails with [`ProtocolError::MessageTooLarge`] when the buffer is full.
+    pub fn push(&mut self, chunk: &DataChunk<'_>) -> Result<Option<Message<'_>>, ProtocolError> {
+        if chunk.first {
+            self.buf.clear();
+        }
+        if self.buf.try_extend(chunk.payload).is_err() {
+            let len = self.buf.bytes().len() as u64 + chunk.payload.len() as u64;
+            let max = self.buf.capacity_limit();
+            self.buf.clear();
+            return Err(ProtocolError::MessageTooLarge { len, max });
+        }
+        if !chunk.last {
+            return Ok(None);
+        }
+        let bytes = self.buf.bytes();
+        Ok(Some(match chunk.kind {
+            // The connection validated the text as it arrived; a failure here
+            // would mean chunks were pushed out of order or dropped.
+            DataKind::Text => {
+                Message::Text(core::str::from_utf8(bytes).map_err(|_| ProtocolError::InvalidUtf8)?)
+            }
+            DataKind::Binary => Message::Binary(bytes),
+        }))
+    }
+
+    /// The buffer, e.g. to reuse it elsewhere.
+    pub fn into_inner(self) -> B {
+        self.buf
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chunk(kind: DataKind, payload: &[u8], first: bool, last: bool) -> DataChunk<'_> {
+        DataChunk {
+            kind,
+            payload,
+            first,
+            last,
+            rsv: 0,
+        }
+    }
+
+    /// §5.4: a fragmented message is the concatenation of its fragments.
+    #[test]
+    fn joins_fragments_in_heapless_vec() {
+        let mut a = MessageAssembler::new(heapless::Vec::<u8, 16>::new());
+        assert_eq!(
+            a.push(&chunk(DataKind::Binary, b"ab", true, false)),
+            Ok(None)
+        );
+        assert_eq!(
+            a.push(&chunk(DataKind::Binary, b"", false, false)),
+            Ok(None)
+        );
+        assert_eq!(
+            a.push(&chunk(DataKind::Binary, b"cd", false, true)),
+            Ok(Some(Message::Binary(b"abcd")))
+        );
+        // The next message starts afresh.
+        assert_eq!(
+            a.push(&chunk(DataKind::Text, b"x", true, true)),
+            Ok(Some(Message::Text("x")))
+        );
+    }
+
+    /// §10.4: a message larger than the buffer fails with 1009.
+    #[test]
+    fn overflow_is_message_too_large() {
+        let mut storage = [0u8; 4];
+        let mut a = MessageAssembler::new(SliceBuffer::new(&mut storage));
+        a.push(&chunk(DataKind::Binary, b"abc", true, false))
+            .unwrap();
+        let err = a
+            .push(&chunk(DataKind::Binary, b"de", false, true))
+            .unwrap_err();
+        assert_eq!(err, ProtocolError::MessageTooLarge { len: 5, max: 4 });
+        assert_eq!(err.close_code().0, 1009);
+    }
+
+    #[test]
+    fn empty_message() {
+        let mut a = MessageAssembler::new(heapless::Vec::<u8, 0>::new());
+        assert_eq!(
+            a.push(&chunk(DataKind::Text, b"", true, true)),
+            Ok(Some(Message::Text("")))
+        );
+    }
+}
