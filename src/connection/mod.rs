@@ -4,7 +4,7 @@
 //!
 //! - **input**: [`receive`](Connection::receive) takes a mutable slice of
 //!   received bytes, unmasks payloads in place and returns how many bytes it
-//!   consumed and at most one [`Event`]; [`receive_eof`](Connection::receive_eof)
+//!   consumed and at most one [`Event`](crate::Event); [`receive_eof`](Connection::receive_eof)
 //!   reports that the transport ended.
 //! - **output**: [`encode`](Connection::encode) (or
 //!   [`start_frame`](Connection::start_frame) + [`encode_payload`](Connection::encode_payload)
