@@ -38,3 +38,8 @@ pub use config::{Config, Role};
 pub use connection::{Connection, NoRng, Received, State};
 pub use error::{ProtocolError, SendError};
 pub use event::{DataChunk, DataKind, Event, Outgoing};
+
+/// The README's examples, compiled and run as doc tests.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;

@@ -650,3 +650,13 @@ fn f_len(f: &Outgoing<'_>) -> usize {
         Outgoing::Close(c) => c.map_or(0, |(_, r)| r.len() + 2),
     }
 }
+
+/// The README states the size of a connection's state; keep it honest.
+#[test]
+fn state_size_is_bounded() {
+    let size = core::mem::size_of::<Connection>();
+    if cfg!(target_pointer_width = "64") {
+        assert_eq!(size, 448, "update the README's Memory table");
+    }
+    assert!(size <= 512, "{size}");
+}

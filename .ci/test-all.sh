@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# The whole test suite: the README's test command, also run by .ci/run.
+# Installs what it needs (rustup targets) and stops loudly at the first failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+step() { printf '\n=== %s\n' "$*"; }
+trap 'echo; echo "FAILED at: ${BASH_COMMAND}" >&2' ERR
+
+step "toolchain and targets"
+rustc --version
+rustup target add thumbv7m-none-eabi >/dev/null
+export RUSTFLAGS="${RUSTFLAGS:-} -D warnings"
+
+step "format"
+cargo fmt --all -- --check
+
+step "clippy"
+cargo clippy --all-targets --all-features -- -D warnings
+
+step "docs"
+RUSTDOCFLAGS="-D warnings" cargo doc --no-deps --all-features
+
+step "no_std builds: the core needs neither std nor alloc"
+cargo build --no-default-features
+cargo build --no-default-features --target thumbv7m-none-eabi
+cargo build --no-default-features --features alloc --target thumbv7m-none-eabi
+
+step "tests: unit, integration, properties, doc (default features)"
+cargo test --all-features
+
+step "tests without std or alloc in the library"
+cargo test --no-default-features --lib
+
+step "all checks passed"
