@@ -11,6 +11,8 @@
 //! - [`handshake`]: the HTTP/1.1 upgrade, client and server side.
 //! - [`Connection`]: the protocol state machine after the handshake.
 //! - [`message`]: reassembly of whole messages into a caller-chosen buffer.
+//! - [`blocking`] (feature `std`): a blocking WebSocket over any transport,
+//!   `connect`/`accept`, `wss://` with the `tls` feature.
 //!
 //! See the README for a complete client ↔ server example over in-memory buffers.
 #![no_std]
@@ -22,6 +24,8 @@ extern crate alloc;
 #[cfg(any(feature = "std", test))]
 extern crate std;
 
+#[cfg(feature = "std")]
+pub mod blocking;
 pub mod close;
 pub mod config;
 pub mod connection;

@@ -169,6 +169,12 @@ impl<B: MessageBuffer> MessageAssembler<B> {
         }))
     }
 
+    /// The buffer: after a complete message, it holds that message (an
+    /// adapter may take it out instead of copying it).
+    pub fn buffer_mut(&mut self) -> &mut B {
+        &mut self.buf
+    }
+
     /// The buffer, e.g. to reuse it elsewhere.
     pub fn into_inner(self) -> B {
         self.buf

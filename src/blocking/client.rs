@@ -1,0 +1,185 @@
+//! Opening a client connection: `connect(url)`, the builder, and the
+//! handshake over any transport (RFC 6455 §4.1).
+
+use super::rng::MaskRng;
+use super::transport::{MaybeTlsStream, Transport};
+use super::{Error, Options, WebSocket, read_more, write_all};
+use crate::config::Role;
+use crate::handshake::client::{ClientHandshake, ClientRequest};
+use crate::handshake::{EMPTY_HEADER, HandshakeError, Url};
+use std::io;
+use std::net::{TcpStream, ToSocketAddrs};
+use std::string::String;
+use std::time::Duration;
+use std::vec;
+use std::vec::Vec;
+
+/// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with the
+/// default options. See [`ClientBuilder`] for subprotocols, headers, limits,
+/// timeouts and TLS settings.
+pub fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
+    ClientBuilder::new(url).connect()
+}
+
+/// Options for [`connect`].
+///
+/// ```no_run
+/// use wsock::blocking::{ClientBuilder, Options};
+/// use std::time::Duration;
+///
+/// let ws = ClientBuilder::new("ws://127.0.0.1:9001/chat")
+///     .subprotocols(&["chat.v2", "chat"])
+///     .origin("http://127.0.0.1")
+///     .header("Authorization", "Bearer token")
+///     .options(Options::new().handshake_timeout(Some(Duration::from_secs(3))))
+///     .connect()?;
+/// println!("agreed on {:?}", ws.subprotocol());
+/// # Ok::<(), wsock::blocking::Error>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct ClientBuilder<'a> {
+    url: &'a str,
+    origin: Option<&'a str>,
+    subprotocols: Vec<&'a str>,
+    headers: Vec<(&'a str, &'a str)>,
+    options: Options,
+    #[cfg(feature = "tls")]
+    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+}
+
+impl<'a> ClientBuilder<'a> {
+    /// A builder for `url`.
+    pub fn new(url: &'a str) -> Self {
+        ClientBuilder {
+            url,
+            origin: None,
+            subprotocols: Vec::new(),
+            headers: Vec::new(),
+            options: Options::new(),
+            #[cfg(feature = "tls")]
+            tls: None,
+        }
+    }
+
+    /// Sends an `Origin` header.
+    pub fn origin(mut self, origin: &'a str) -> Self {
+        self.origin = Some(origin);
+        self
+    }
+
+    /// Offers subprotocols, most preferred first.
+    pub fn subprotocols(mut self, protocols: &[&'a str]) -> Self {
+        self.subprotocols.extend_from_slice(protocols);
+        self
+    }
+
+    /// Adds a request header.
+    pub fn header(mut self, name: &'a str, value: &'a str) -> Self {
+        self.headers.push((name, value));
+        self
+    }
+
+    /// Sets limits, buffer size and timeouts.
+    pub fn options(mut self, options: Options) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Uses this TLS configuration for `wss://` instead of the default
+    /// (webpki roots, see [`default_client_config`](super::default_client_config)).
+    #[cfg(feature = "tls")]
+    pub fn tls_config(mut self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        self.tls = Some(config);
+        self
+    }
+
+    /// Connects (TCP, then TLS for `wss://`) and runs the opening handshake.
+    pub fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
+        let url = Url::parse(self.url)?;
+        let tcp = connect_tcp(url.host, url.port, self.options.handshake_timeout)?;
+        // WebSocket messages are latency-sensitive; the adapter batches itself.
+        tcp.set_nodelay(true)?;
+        let stream = if url.secure {
+            #[cfg(feature = "tls")]
+            {
+                let config = match self.tls.clone() {
+                    Some(config) => config,
+                    None => super::tls::default_client_config()?,
+                };
+                super::tls::wrap_client(tcp, url.host, config)?
+            }
+            #[cfg(not(feature = "tls"))]
+            return Err(Error::TlsNotEnabled);
+        } else {
+            MaybeTlsStream::Plain(tcp)
+        };
+        let request = ClientRequest {
+            origin: self.origin,
+            subprotocols: &self.subprotocols,
+            headers: &self.headers,
+            ..ClientRequest::new(url)
+        };
+        client(stream, &request, self.options)
+    }
+}
+
+/// Runs the client handshake on an already-connected stream.
+pub fn client<S: Transport>(
+    mut stream: S,
+    request: &ClientRequest<'_>,
+    options: Options,
+) -> Result<WebSocket<S>, Error> {
+    let mut rng = MaskRng::from_os()?;
+    let handshake =
+        ClientHandshake::new(*request, &mut rng).max_header_bytes(options.max_header_bytes);
+    stream.set_timeout(options.handshake_timeout)?;
+
+    let mut out = vec![0u8; 1024];
+    loop {
+        match handshake.write_request(&mut out) {
+            Ok(n) => {
+                out.truncate(n);
+                break;
+            }
+            Err(HandshakeError::BufferTooSmall) if out.len() < 1 << 16 => {
+                out.resize(out.len() * 2, 0);
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+    write_all(&mut stream, &out)?;
+
+    let mut buf = Vec::new();
+    let (len, subprotocol) = loop {
+        read_more(&mut stream, &mut buf)?;
+        let mut headers = vec![EMPTY_HEADER; options.max_headers];
+        if let Some(response) = handshake.receive(&buf, &mut headers)? {
+            break (response.len, response.subprotocol.map(String::from));
+        }
+    };
+    stream.set_timeout(None)?;
+    let mut ws = WebSocket::from_upgraded(stream, Role::Client, options, &buf[len..])?;
+    ws.set_subprotocol(subprotocol);
+    Ok(ws)
+}
+
+/// Connects to the first address of `host:port` that answers.
+fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
+    let mut last = None;
+    for addr in (host, port).to_socket_addrs()? {
+        let attempt = match timeout {
+            Some(t) => TcpStream::connect_timeout(&addr, t),
+            None => TcpStream::connect(addr),
+        };
+        match attempt {
+            Ok(stream) => return Ok(stream),
+            Err(e) => last = Some(e),
+        }
+    }
+    Err(Error::Io(last.unwrap_or_else(|| {
+        io::Error::new(
+            io::ErrorKind::NotFound,
+            "the host name resolved to no address",
+        )
+    })))
+}

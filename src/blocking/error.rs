@@ -1,0 +1,105 @@
+//! The std adapter's error: I/O, or one of the core's errors.
+
+use crate::error::{ProtocolError, SendError};
+use crate::handshake::{HandshakeError, UrlError};
+use std::io;
+
+/// Everything that can go wrong on a blocking WebSocket.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum Error {
+    /// The transport failed (includes timeouts: `WouldBlock` / `TimedOut`).
+    Io(io::Error),
+    /// The URL is not a valid `ws://` or `wss://` URL.
+    Url(UrlError),
+    /// The opening handshake failed (a non-101 answer carries its status).
+    Handshake(HandshakeError),
+    /// The peer broke the protocol; the close frame with
+    /// [`ProtocolError::close_code`] was sent if the transport allowed.
+    Protocol(ProtocolError),
+    /// The frame cannot be sent (e.g. the connection is closing).
+    Send(SendError),
+    /// The closing handshake is complete: no more messages.
+    ConnectionClosed,
+    /// We (the server application) refused the handshake with this status.
+    Refused {
+        /// The HTTP status sent.
+        status: u16,
+    },
+    /// `wss://` needs the `tls` feature.
+    TlsNotEnabled,
+    /// TLS failed.
+    #[cfg(feature = "tls")]
+    Tls(rustls::Error),
+}
+
+impl Error {
+    /// True for a read or write that timed out.
+    pub fn is_timeout(&self) -> bool {
+        matches!(self, Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+    }
+}
+
+impl core::fmt::Display for Error {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        match self {
+            Error::Io(e) => write!(f, "I/O error: {e}"),
+            Error::Url(e) => write!(f, "invalid URL: {e}"),
+            Error::Handshake(e) => write!(f, "handshake failed: {e}"),
+            Error::Protocol(e) => write!(f, "protocol error (close code {}): {e}", e.close_code()),
+            Error::Send(e) => write!(f, "cannot send: {e}"),
+            Error::ConnectionClosed => f.write_str("the connection is closed"),
+            Error::Refused { status } => write!(f, "handshake refused with HTTP {status}"),
+            Error::TlsNotEnabled => f.write_str("wss:// needs wsock's `tls` feature"),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => write!(f, "TLS error: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        match self {
+            Error::Io(e) => Some(e),
+            Error::Url(e) => Some(e),
+            Error::Handshake(e) => Some(e),
+            Error::Protocol(e) => Some(e),
+            Error::Send(e) => Some(e),
+            #[cfg(feature = "tls")]
+            Error::Tls(e) => Some(e),
+            _ => None,
+        }
+    }
+}
+
+impl From<io::Error> for Error {
+    fn from(e: io::Error) -> Self {
+        Error::Io(e)
+    }
+}
+impl From<UrlError> for Error {
+    fn from(e: UrlError) -> Self {
+        Error::Url(e)
+    }
+}
+impl From<HandshakeError> for Error {
+    fn from(e: HandshakeError) -> Self {
+        Error::Handshake(e)
+    }
+}
+impl From<ProtocolError> for Error {
+    fn from(e: ProtocolError) -> Self {
+        Error::Protocol(e)
+    }
+}
+impl From<SendError> for Error {
+    fn from(e: SendError) -> Self {
+        Error::Send(e)
+    }
+}
+#[cfg(feature = "tls")]
+impl From<rustls::Error> for Error {
+    fn from(e: rustls::Error) -> Self {
+        Error::Tls(e)
+    }
+}

@@ -1,0 +1,558 @@
+//! A blocking WebSocket over any transport (feature `std`).
+//!
+//! A thin layer over the sans-IO [`Connection`]: it owns a read buffer and a
+//! write buffer, moves bytes between them and the transport, and adds
+//! nothing to the protocol. The familiar flow:
+//!
+//! ```no_run
+//! use wsock::blocking::{connect, Message};
+//! use wsock::CloseCode;
+//!
+//! let mut ws = connect("ws://127.0.0.1:9001/chat")?;
+//! ws.send(Message::Text("Hello, WebSocket!".into()))?;
+//! for message in ws.incoming() {
+//!     match message? {
+//!         Message::Text(text) => { println!("{text}"); break; }
+//!         other => println!("{other:?}"),
+//!     }
+//! }
+//! ws.close(CloseCode::NORMAL, "bye")?;
+//! # Ok::<(), wsock::blocking::Error>(())
+//! ```
+//!
+//! Servers call [`accept`] or [`accept_with`] on an accepted stream. Reads
+//! answer pings and close frames by themselves; [`WebSocket::close`] runs the
+//! closing handshake and ends the transport the way RFC 6455 §7.1.1 says (the
+//! server first). Huge messages can be read chunk by chunk, zero-copy, with
+//! [`WebSocket::read_event_with`], and written as fragments.
+//!
+//! **Batching**: [`WebSocket::write`] only queues a frame; [`WebSocket::flush`]
+//! writes everything queued in as few system calls as the transport allows,
+//! and a read flushes the queue itself before it blocks on the transport.
+//! [`WebSocket::send`] is `write` + `flush`. So a server that `write`s a reply
+//! to each message it reads answers a burst of messages with one write.
+
+mod client;
+mod error;
+mod message;
+mod rng;
+mod server;
+#[cfg(feature = "tls")]
+mod tls;
+mod transport;
+
+pub use client::{ClientBuilder, client, connect};
+pub use error::Error;
+pub use message::{CloseFrame, Message};
+pub use server::{Acceptance, Rejection, accept, accept_with};
+#[cfg(feature = "tls")]
+pub use tls::{accept_tls, default_client_config};
+pub use transport::{MaybeTlsStream, Plain, Transport};
+
+use crate::close::CloseCode;
+use crate::config::{Config, Role};
+use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, State};
+use crate::error::ProtocolError;
+use crate::event::{DataKind, Event, Outgoing};
+use crate::frame::MAX_HEADER_LEN;
+use crate::message::{Message as Assembled, MessageAssembler};
+use rng::MaskRng;
+use std::io;
+use std::string::String;
+use std::time::Duration;
+use std::vec;
+use std::vec::Vec;
+
+/// Settings of a blocking WebSocket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Options {
+    /// Protocol limits and auto-pong (see [`Config`]).
+    pub protocol: Config,
+    /// Size of the read buffer, allocated once per connection (default 8 KiB).
+    /// Frames of any size stream through it.
+    pub read_buffer_size: usize,
+    /// The bound on a handshake's header block (default 8 KiB).
+    pub max_header_bytes: usize,
+    /// The most header fields a handshake may have (default 32).
+    pub max_headers: usize,
+    /// Time allowed for connecting and for the opening handshake (default 10 s).
+    pub handshake_timeout: Option<Duration>,
+    /// Time allowed for the closing handshake (default 5 s).
+    pub close_timeout: Option<Duration>,
+}
+
+impl Options {
+    /// The defaults.
+    pub const fn new() -> Self {
+        Options {
+            protocol: Config::new(),
+            read_buffer_size: 8 * 1024,
+            max_header_bytes: crate::handshake::DEFAULT_MAX_HEADER_BYTES,
+            max_headers: 32,
+            handshake_timeout: Some(Duration::from_secs(10)),
+            close_timeout: Some(Duration::from_secs(5)),
+        }
+    }
+
+    /// Sets [`protocol`](Options::protocol).
+    pub const fn protocol(mut self, config: Config) -> Self {
+        self.protocol = config;
+        self
+    }
+
+    /// Sets [`read_buffer_size`](Options::read_buffer_size) (at least 1 byte).
+    pub const fn read_buffer_size(mut self, bytes: usize) -> Self {
+        self.read_buffer_size = if bytes == 0 { 1 } else { bytes };
+        self
+    }
+
+    /// Sets [`max_header_bytes`](Options::max_header_bytes).
+    pub const fn max_header_bytes(mut self, bytes: usize) -> Self {
+        self.max_header_bytes = bytes;
+        self
+    }
+
+    /// Sets [`max_headers`](Options::max_headers).
+    pub const fn max_headers(mut self, count: usize) -> Self {
+        self.max_headers = count;
+        self
+    }
+
+    /// Sets [`handshake_timeout`](Options::handshake_timeout).
+    pub const fn handshake_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.handshake_timeout = timeout;
+        self
+    }
+
+    /// Sets [`close_timeout`](Options::close_timeout).
+    pub const fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
+        self.close_timeout = timeout;
+        self
+    }
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options::new()
+    }
+}
+
+/// Write buffers above this capacity are shrunk back after a flush, so one
+/// huge message does not pin its memory for the connection's lifetime.
+const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
+
+/// A WebSocket over a blocking transport, after the opening handshake.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    stream: S,
+    conn: Connection<MaskRng>,
+    close_timeout: Option<Duration>,
+    subprotocol: Option<String>,
+    read_buf: Vec<u8>,
+    read_start: usize,
+    read_end: usize,
+    write_buf: Vec<u8>,
+    write_pos: usize,
+    assembler: MessageAssembler<Vec<u8>>,
+    shut_down: bool,
+}
+
+/// What one step of `read` found.
+enum Step {
+    Continue,
+    Whole(DataKind),
+    Control(Message),
+    Fail(ProtocolError),
+}
+
+impl<S: Transport> WebSocket<S> {
+    /// Wraps a stream on which the opening handshake already happened (for
+    /// custom handshakes); `leftover` holds bytes read past the handshake.
+    pub fn from_upgraded(
+        stream: S,
+        role: Role,
+        options: Options,
+        leftover: &[u8],
+    ) -> Result<Self, Error> {
+        let rng = match role {
+            Role::Client => MaskRng::from_os()?,
+            Role::Server => MaskRng::none(),
+        };
+        let mut read_buf = vec![0u8; options.read_buffer_size.max(leftover.len())];
+        read_buf[..leftover.len()].copy_from_slice(leftover);
+        Ok(WebSocket {
+            stream,
+            conn: Connection::new(role, options.protocol, rng),
+            close_timeout: options.close_timeout,
+            subprotocol: None,
+            read_buf,
+            read_start: 0,
+            read_end: leftover.len(),
+            write_buf: Vec::new(),
+            write_pos: 0,
+            assembler: MessageAssembler::new(Vec::new()),
+            shut_down: false,
+        })
+    }
+
+    /// Reads the next message: a whole text or binary message, or a control
+    /// frame. Pings are answered and a peer's close is replied to before this
+    /// returns. After the closing handshake it returns
+    /// [`Error::ConnectionClosed`].
+    pub fn read(&mut self) -> Result<Message, Error> {
+        loop {
+            let step = self.with_next_event(|event, assembler| match event {
+                Event::Data(chunk) => match assembler.push(&chunk) {
+                    Ok(None) => Step::Continue,
+                    Ok(Some(Assembled::Text(_))) => Step::Whole(DataKind::Text),
+                    Ok(Some(Assembled::Binary(_))) => Step::Whole(DataKind::Binary),
+                    Err(e) => Step::Fail(e),
+                },
+                Event::Ping(p) => Step::Control(Message::Ping(p.to_vec())),
+                Event::Pong(p) => Step::Control(Message::Pong(p.to_vec())),
+                Event::Close(frame) => Step::Control(Message::Close(frame.map(|f| CloseFrame {
+                    code: f.code,
+                    reason: f.reason.into(),
+                }))),
+            })?;
+            match step {
+                Step::Continue => continue,
+                Step::Whole(kind) => {
+                    let bytes = core::mem::take(self.assembler.buffer_mut());
+                    return Ok(match kind {
+                        DataKind::Binary => Message::Binary(bytes),
+                        // The connection validated the text as it arrived.
+                        DataKind::Text => Message::Text(
+                            String::from_utf8(bytes)
+                                .map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
+                        ),
+                    });
+                }
+                Step::Control(message) => {
+                    // Send the pong or the close reply now, not at the next call.
+                    self.flush_owed()?;
+                    return Ok(message);
+                }
+                Step::Fail(e) => {
+                    self.conn.fail(e);
+                    let _ = self.flush_owed();
+                    return Err(Error::Protocol(e));
+                }
+            }
+        }
+    }
+
+    /// Reads the next event and hands it to `f`, zero-copy: data arrives in
+    /// chunks borrowed from the read buffer (a message of any size passes
+    /// through it), control frames whole. Owed pongs and close replies are
+    /// sent before the next read.
+    ///
+    /// ```no_run
+    /// # let mut ws = wsock::blocking::connect("ws://127.0.0.1:9001")?;
+    /// use wsock::Event;
+    /// let mut total = 0u64;
+    /// loop {
+    ///     let done = ws.read_event_with(|event| match event {
+    ///         Event::Data(chunk) => { total += chunk.payload.len() as u64; chunk.last }
+    ///         _ => false,
+    ///     })?;
+    ///     if done { break; }
+    /// }
+    /// # Ok::<(), wsock::blocking::Error>(())
+    /// ```
+    pub fn read_event_with<T>(&mut self, f: impl FnOnce(Event<'_>) -> T) -> Result<T, Error> {
+        self.with_next_event(|event, _| f(event))
+    }
+
+    /// Decodes until one event is ready, reading from the transport as needed.
+    fn with_next_event<T>(
+        &mut self,
+        f: impl FnOnce(Event<'_>, &mut MessageAssembler<Vec<u8>>) -> T,
+    ) -> Result<T, Error> {
+        loop {
+            self.queue_owed();
+            if self.read_start == self.read_end {
+                self.fill()?;
+            }
+            let got = match self
+                .conn
+                .receive(&mut self.read_buf[self.read_start..self.read_end])
+            {
+                Ok(got) => got,
+                Err(e) => {
+                    let _ = self.flush_owed();
+                    return Err(Error::Protocol(e));
+                }
+            };
+            let consumed = got.consumed;
+            match got.event {
+                None => self.read_start = self.read_end,
+                Some(event) => {
+                    let out = f(event, &mut self.assembler);
+                    self.read_start += consumed;
+                    return Ok(out);
+                }
+            }
+        }
+    }
+
+    /// Reads from the transport into the (empty) read buffer. Everything
+    /// queued is written first: a read never blocks with replies unsent.
+    fn fill(&mut self) -> Result<(), Error> {
+        self.flush_owed()?;
+        if self.conn.state() == State::Closed && self.conn.should_shutdown() {
+            return Err(match self.conn.failure() {
+                Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
+                _ => Error::ConnectionClosed,
+            });
+        }
+        self.read_start = 0;
+        self.read_end = 0;
+        loop {
+            match self.stream.read(&mut self.read_buf) {
+                Ok(0) => {
+                    let ended = self.conn.receive_eof();
+                    self.shutdown();
+                    return Err(match ended {
+                        Ok(()) => Error::ConnectionClosed,
+                        Err(e) => Error::Protocol(e),
+                    });
+                }
+                Ok(n) => {
+                    self.read_end = n;
+                    return Ok(());
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+    }
+
+    /// True when bytes already read from the transport wait to be decoded.
+    pub fn has_buffered_input(&self) -> bool {
+        self.read_start < self.read_end
+    }
+
+    /// Queues a frame (after any owed pong or close reply) without writing
+    /// it; [`flush`](WebSocket::flush) writes the queue.
+    pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        self.queue_owed();
+        let payload_len = match frame {
+            Outgoing::Text(t) => t.len(),
+            Outgoing::Binary(p) | Outgoing::Ping(p) | Outgoing::Pong(p) => p.len(),
+            Outgoing::Fragment { payload, .. } => payload.len(),
+            Outgoing::Close(c) => c.map_or(0, |(_, reason)| 2 + reason.len()),
+        };
+        let start = self.write_buf.len();
+        self.write_buf
+            .resize(start + MAX_HEADER_LEN + payload_len, 0);
+        match self.conn.encode(frame, &mut self.write_buf[start..]) {
+            Ok(n) => {
+                self.write_buf.truncate(start + n);
+                Ok(())
+            }
+            Err(e) => {
+                self.write_buf.truncate(start);
+                Err(Error::Send(e))
+            }
+        }
+    }
+
+    /// Writes everything queued. Interrupted writes are retried; after any
+    /// other error (e.g. a timeout) nothing is lost: call `flush` again.
+    pub fn flush(&mut self) -> Result<(), Error> {
+        while self.write_pos < self.write_buf.len() {
+            match self.stream.write(&self.write_buf[self.write_pos..]) {
+                Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.write_pos += n,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        self.write_buf.clear();
+        self.write_pos = 0;
+        if self.write_buf.capacity() > KEEP_WRITE_CAPACITY {
+            self.write_buf.shrink_to(KEEP_WRITE_CAPACITY);
+        }
+        loop {
+            match self.stream.flush() {
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => return other.map_err(Error::Io),
+            }
+        }
+    }
+
+    /// Sends a message (`write` + `flush`).
+    pub fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.write(message.as_outgoing())?;
+        self.flush()
+    }
+
+    /// Sends a frame without taking ownership of its payload (`write` + `flush`).
+    pub fn send_frame(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        self.write(frame)?;
+        self.flush()
+    }
+
+    /// Runs the closing handshake (§7.1.2): sends a close frame with `code`
+    /// and `reason` (unless one was sent), reads until the peer's close
+    /// arrives (messages in between are dropped), then ends the transport —
+    /// at once as a server, after the server ends it as a client. Bounded by
+    /// [`Options::close_timeout`] on transports with timeouts.
+    pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        let _ = self.stream.set_timeout(self.close_timeout);
+        match self.conn.state() {
+            State::Open => self.write(Outgoing::Close(Some((code, reason))))?,
+            State::CloseReceived => self.queue_owed(),
+            State::CloseSent | State::Closed => {}
+        }
+        self.flush()?;
+        loop {
+            match self.read() {
+                Ok(_) => continue,
+                Err(Error::ConnectionClosed) => return Ok(()),
+                Err(e) => {
+                    self.shutdown();
+                    return Err(e);
+                }
+            }
+        }
+    }
+
+    /// An iterator over incoming messages; it ends after the closing
+    /// handshake, or after yielding an error.
+    pub fn incoming(&mut self) -> Incoming<'_, S> {
+        Incoming {
+            ws: self,
+            done: false,
+        }
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.conn.state()
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The sans-IO connection underneath.
+    pub fn connection(&self) -> &Connection<impl rand_core::Rng> {
+        &self.conn
+    }
+
+    /// The transport.
+    pub fn get_ref(&self) -> &S {
+        &self.stream
+    }
+
+    /// The transport, mutably (e.g. to set timeouts). Reading or writing it
+    /// directly corrupts the WebSocket stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.stream
+    }
+
+    /// Gives the transport back.
+    pub fn into_inner(self) -> S {
+        self.stream
+    }
+
+    /// Moves owed control frames into the write queue.
+    fn queue_owed(&mut self) {
+        if self.conn.wants_transmit() {
+            let start = self.write_buf.len();
+            self.write_buf.resize(start + 2 * MAX_CONTROL_FRAME_LEN, 0);
+            let n = self.conn.poll_transmit(&mut self.write_buf[start..]);
+            self.write_buf.truncate(start + n);
+        }
+    }
+
+    /// Writes owed control frames (and anything queued) and ends the
+    /// transport once the connection says so.
+    fn flush_owed(&mut self) -> Result<(), Error> {
+        self.queue_owed();
+        if self.write_pos < self.write_buf.len() {
+            self.flush()?;
+        }
+        if self.conn.should_shutdown() {
+            self.shutdown();
+        }
+        Ok(())
+    }
+
+    fn shutdown(&mut self) {
+        if !self.shut_down {
+            self.shut_down = true;
+            let _ = self.stream.shutdown();
+        }
+    }
+
+    fn set_subprotocol(&mut self, subprotocol: Option<String>) {
+        self.subprotocol = subprotocol;
+    }
+}
+
+/// Incoming messages; see [`WebSocket::incoming`].
+#[derive(Debug)]
+pub struct Incoming<'a, S> {
+    ws: &'a mut WebSocket<S>,
+    done: bool,
+}
+
+impl<S: Transport> Iterator for Incoming<'_, S> {
+    type Item = Result<Message, Error>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if self.done {
+            return None;
+        }
+        match self.ws.read() {
+            Ok(message) => Some(Ok(message)),
+            Err(Error::ConnectionClosed) => {
+                self.done = true;
+                None
+            }
+            Err(e) => {
+                self.done = true;
+                Some(Err(e))
+            }
+        }
+    }
+}
+
+/// Appends what the transport has (up to 2 KiB) to a handshake buffer. The
+/// handshake parsers bound the buffer's growth with `max_header_bytes`.
+fn read_more<S: io::Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error> {
+    let start = buf.len();
+    buf.resize(start + 2048, 0);
+    loop {
+        match stream.read(&mut buf[start..]) {
+            Ok(0) => {
+                buf.truncate(start);
+                return Err(Error::Io(io::Error::new(
+                    io::ErrorKind::UnexpectedEof,
+                    "the peer closed the connection during the opening handshake",
+                )));
+            }
+            Ok(n) => {
+                buf.truncate(start + n);
+                return Ok(());
+            }
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                buf.truncate(start);
+                return Err(Error::Io(e));
+            }
+        }
+    }
+}
+
+/// Writes and flushes a handshake message.
+fn write_all<S: io::Write>(stream: &mut S, bytes: &[u8]) -> Result<(), Error> {
+    stream.write_all(bytes)?;
+    stream.flush()?;
+    Ok(())
+}

@@ -1,0 +1,74 @@
+//! `wss://` over rustls (feature `tls`).
+
+use super::transport::{MaybeTlsStream, Transport};
+use super::{Acceptance, Error, Options, Rejection, WebSocket, accept_with};
+use crate::handshake::server::Request;
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};
+use std::boxed::Box;
+use std::io::{self, Write};
+use std::net::TcpStream;
+use std::string::ToString;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A client configuration trusting the Mozilla root certificates
+/// (`webpki-roots`), with the `ring` crypto provider.
+pub fn default_client_config() -> Result<Arc<ClientConfig>, Error> {
+    let roots = rustls::RootCertStore::from_iter(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+    let config =
+        ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+            .with_safe_default_protocol_versions()?
+            .with_root_certificates(roots)
+            .with_no_client_auth();
+    Ok(Arc::new(config))
+}
+
+/// Starts TLS on a connected TCP stream for `host`.
+pub(super) fn wrap_client(
+    tcp: TcpStream,
+    host: &str,
+    config: Arc<ClientConfig>,
+) -> Result<MaybeTlsStream, Error> {
+    let name = ServerName::try_from(host.to_string())
+        .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
+    let conn = ClientConnection::new(config, name)?;
+    Ok(MaybeTlsStream::Tls(Box::new(StreamOwned::new(conn, tcp))))
+}
+
+/// Accepts a `wss://` connection: TLS with `config`, then the WebSocket
+/// handshake as in [`accept_with`].
+pub fn accept_tls<F>(
+    tcp: TcpStream,
+    config: Arc<ServerConfig>,
+    options: Options,
+    decide: F,
+) -> Result<WebSocket<StreamOwned<ServerConnection, TcpStream>>, Error>
+where
+    F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
+{
+    let conn = ServerConnection::new(config)?;
+    accept_with(StreamOwned::new(conn, tcp), options, decide)
+}
+
+impl Transport for StreamOwned<ClientConnection, TcpStream> {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_timeout(timeout)
+    }
+    fn shutdown(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+        Transport::shutdown(&mut self.sock)
+    }
+}
+
+impl Transport for StreamOwned<ServerConnection, TcpStream> {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.sock.set_timeout(timeout)
+    }
+    fn shutdown(&mut self) -> io::Result<()> {
+        self.conn.send_close_notify();
+        let _ = self.flush();
+        Transport::shutdown(&mut self.sock)
+    }
+}

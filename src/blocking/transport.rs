@@ -1,0 +1,155 @@
+//! What the blocking WebSocket needs from a transport: `Read + Write`, and
+//! where the transport has them, timeouts and an orderly shutdown.
+
+use std::io::{self, Read, Write};
+use std::net::{Shutdown, TcpStream};
+use std::time::Duration;
+
+/// A byte stream a [`WebSocket`](super::WebSocket) runs over.
+///
+/// Both methods have no-op defaults, so any `Read + Write` type qualifies
+/// with an empty `impl`, or wrapped in [`Plain`] when it is not your type.
+pub trait Transport: Read + Write {
+    /// Bounds every later read and write by `timeout` (`None`: no bound).
+    /// Used for the opening and closing handshakes.
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        let _ = timeout;
+        Ok(())
+    }
+
+    /// Ends the transport in an orderly way (TCP FIN, TLS close_notify).
+    fn shutdown(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for TcpStream {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)?;
+        self.set_write_timeout(timeout)
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        TcpStream::shutdown(self, Shutdown::Both)
+    }
+}
+
+#[cfg(unix)]
+impl Transport for std::os::unix::net::UnixStream {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_read_timeout(timeout)?;
+        self.set_write_timeout(timeout)
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        std::os::unix::net::UnixStream::shutdown(self, Shutdown::Both)
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for &mut T {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_timeout(timeout)
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        (**self).shutdown()
+    }
+}
+
+impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_timeout(timeout)
+    }
+
+    fn shutdown(&mut self) -> io::Result<()> {
+        (**self).shutdown()
+    }
+}
+
+/// Any `Read + Write` as a [`Transport`] without timeouts or shutdown (they
+/// are the caller's to manage).
+#[derive(Debug)]
+pub struct Plain<T>(pub T);
+
+impl<T: Read> Read for Plain<T> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.0.read(buf)
+    }
+}
+
+impl<T: Write> Write for Plain<T> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.0.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.0.flush()
+    }
+}
+
+impl<T: Read + Write> Transport for Plain<T> {}
+
+/// The stream [`connect`](super::connect) returns: TCP, or TLS over TCP for `wss://`.
+#[derive(Debug)]
+#[non_exhaustive]
+pub enum MaybeTlsStream {
+    /// `ws://`
+    Plain(TcpStream),
+    /// `wss://`
+    #[cfg(feature = "tls")]
+    Tls(std::boxed::Box<rustls::StreamOwned<rustls::ClientConnection, TcpStream>>),
+}
+
+impl MaybeTlsStream {
+    /// The TCP stream underneath.
+    pub fn tcp(&self) -> &TcpStream {
+        match self {
+            MaybeTlsStream::Plain(s) => s,
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => &s.sock,
+        }
+    }
+}
+
+impl Read for MaybeTlsStream {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.read(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for MaybeTlsStream {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.write(buf),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.flush(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => s.flush(),
+        }
+    }
+}
+
+impl Transport for MaybeTlsStream {
+    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.set_timeout(timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => s.set_timeout(timeout),
+        }
+    }
+    fn shutdown(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => Transport::shutdown(s),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => s.shutdown(),
+        }
+    }
+}
