@@ -5,6 +5,7 @@
 #   .ci/autobahn.sh server CMD [ARGS...]   test a server: CMD gets `127.0.0.1:PORT` appended
 #   .ci/autobahn.sh client CMD [ARGS...]   test a client: CMD gets `ws://127.0.0.1:PORT` appended
 #   .ci/autobahn.sh check DIR              re-run only the gate on an existing report directory
+#   .ci/autobahn.sh venv                   only create/update the Python venv (.venv)
 #   .ci/autobahn.sh --self-test            validate this script against the Python references
 #
 # Examples:
@@ -366,6 +367,10 @@ main() {
   shift
   case $mode in
     server | client | --self-test) ;;
+    venv)
+      ensure_venv
+      return
+      ;;
     check)
       (($# == 1)) || usage
       [[ -f "$1/index.json" ]] || die "no $1/index.json"

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command, also run by .ci/run.
-# Installs what it needs (rustup targets) and stops loudly at the first failure.
+# Installs what it needs (rustup targets, a Python venv with kosoku and
+# websockets) and stops loudly at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -31,5 +32,19 @@ cargo test --all-features
 
 step "tests without std or alloc in the library"
 cargo test --no-default-features --lib
+
+step "Python venv for conformance and interop (kosoku, websockets)"
+.ci/autobahn.sh venv
+
+step "interop with Python websockets (both directions)"
+WSOCK_PYTHON="$PWD/.venv/bin/python" cargo test --all-features --test interop_python -- --ignored
+
+step "Autobahn conformance: echo_server (server role) and autobahn_client (client role)"
+cargo build --release --examples
+.ci/autobahn.sh server target/release/examples/echo_server
+.ci/autobahn.sh client target/release/examples/autobahn_client
+
+step "the demo runs"
+cargo run --release --example demo
 
 step "all checks passed"

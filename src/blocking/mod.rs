@@ -486,7 +486,7 @@ impl<S: Transport> WebSocket<S> {
     fn shutdown(&mut self) {
         if !self.shut_down {
             self.shut_down = true;
-            let _ = self.stream.shutdown();
+            let _ = self.stream.close_transport();
         }
     }
 

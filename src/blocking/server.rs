@@ -135,5 +135,5 @@ fn refuse<S: Transport>(stream: &mut S, status: u16, headers: &[(&str, &str)]) {
     if let Ok(n) = write_rejection(status, headers, &mut out) {
         let _ = write_all(stream, &out[..n]);
     }
-    let _ = stream.shutdown();
+    let _ = stream.close_transport();
 }

@@ -55,10 +55,10 @@ impl Transport for StreamOwned<ClientConnection, TcpStream> {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.sock.set_timeout(timeout)
     }
-    fn shutdown(&mut self) -> io::Result<()> {
+    fn close_transport(&mut self) -> io::Result<()> {
         self.conn.send_close_notify();
         let _ = self.flush();
-        Transport::shutdown(&mut self.sock)
+        self.sock.close_transport()
     }
 }
 
@@ -66,9 +66,9 @@ impl Transport for StreamOwned<ServerConnection, TcpStream> {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         self.sock.set_timeout(timeout)
     }
-    fn shutdown(&mut self) -> io::Result<()> {
+    fn close_transport(&mut self) -> io::Result<()> {
         self.conn.send_close_notify();
         let _ = self.flush();
-        Transport::shutdown(&mut self.sock)
+        self.sock.close_transport()
     }
 }

@@ -18,7 +18,7 @@ pub trait Transport: Read + Write {
     }
 
     /// Ends the transport in an orderly way (TCP FIN, TLS close_notify).
-    fn shutdown(&mut self) -> io::Result<()> {
+    fn close_transport(&mut self) -> io::Result<()> {
         Ok(())
     }
 }
@@ -29,7 +29,7 @@ impl Transport for TcpStream {
         self.set_write_timeout(timeout)
     }
 
-    fn shutdown(&mut self) -> io::Result<()> {
+    fn close_transport(&mut self) -> io::Result<()> {
         TcpStream::shutdown(self, Shutdown::Both)
     }
 }
@@ -41,7 +41,7 @@ impl Transport for std::os::unix::net::UnixStream {
         self.set_write_timeout(timeout)
     }
 
-    fn shutdown(&mut self) -> io::Result<()> {
+    fn close_transport(&mut self) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, Shutdown::Both)
     }
 }
@@ -51,8 +51,8 @@ impl<T: Transport + ?Sized> Transport for &mut T {
         (**self).set_timeout(timeout)
     }
 
-    fn shutdown(&mut self) -> io::Result<()> {
-        (**self).shutdown()
+    fn close_transport(&mut self) -> io::Result<()> {
+        (**self).close_transport()
     }
 }
 
@@ -61,8 +61,8 @@ impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
         (**self).set_timeout(timeout)
     }
 
-    fn shutdown(&mut self) -> io::Result<()> {
-        (**self).shutdown()
+    fn close_transport(&mut self) -> io::Result<()> {
+        (**self).close_transport()
     }
 }
 
@@ -145,11 +145,11 @@ impl Transport for MaybeTlsStream {
             MaybeTlsStream::Tls(s) => s.set_timeout(timeout),
         }
     }
-    fn shutdown(&mut self) -> io::Result<()> {
+    fn close_transport(&mut self) -> io::Result<()> {
         match self {
-            MaybeTlsStream::Plain(s) => Transport::shutdown(s),
+            MaybeTlsStream::Plain(s) => s.close_transport(),
             #[cfg(feature = "tls")]
-            MaybeTlsStream::Tls(s) => s.shutdown(),
+            MaybeTlsStream::Tls(s) => s.close_transport(),
         }
     }
 }

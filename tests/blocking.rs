@@ -1,0 +1,440 @@
+//! The blocking std adapter over loopback TCP (and in-memory transports):
+//! the usual flow, the handshake edge cases, and robustness — timeouts,
+//! vanishing peers, partial writes, `WouldBlock` and `Interrupted`.
+
+use std::io::{self, Read, Write};
+use std::net::{TcpListener, TcpStream};
+use std::thread;
+use std::time::{Duration, Instant};
+use wsock::blocking::{
+    Acceptance, ClientBuilder, CloseFrame, Error, Message, Options, Transport, WebSocket, accept,
+    accept_with, connect,
+};
+use wsock::handshake::HandshakeError;
+use wsock::{CloseCode, Config, Outgoing, ProtocolError, State};
+
+/// Runs `serve` on one accepted connection in a thread; returns the address.
+fn server<T: Send + 'static>(
+    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
+) -> (String, thread::JoinHandle<T>) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let handle = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        serve(tcp)
+    });
+    (addr, handle)
+}
+
+/// Echoes until the connection ends; returns the close frame received.
+fn echo(ws: &mut WebSocket<TcpStream>) -> Result<Option<CloseFrame>, Error> {
+    let mut close = None;
+    loop {
+        match ws.read() {
+            Ok(Message::Text(t)) => ws.write(Outgoing::Text(&t))?,
+            Ok(Message::Binary(b)) => ws.write(Outgoing::Binary(&b))?,
+            Ok(Message::Close(frame)) => close = frame,
+            Ok(_) => {}
+            Err(Error::ConnectionClosed) => return Ok(close),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[test]
+fn echo_session_with_close_code_and_reason() {
+    let (addr, handle) = server(|tcp| echo(&mut accept(tcp).unwrap()));
+    let mut ws = connect(&format!("ws://{addr}/")).unwrap();
+    let big: Vec<u8> = (0..5_000_000u32).map(|i| (i % 251) as u8).collect();
+    ws.send(Message::Text("héllo".into())).unwrap();
+    ws.send(Message::Binary(big.clone())).unwrap();
+    ws.send(Message::Text(String::new())).unwrap();
+    ws.send(Message::Ping(b"p1".to_vec())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("héllo".into()));
+    assert_eq!(ws.read().unwrap(), Message::Binary(big));
+    assert_eq!(ws.read().unwrap(), Message::Text(String::new()));
+    assert_eq!(ws.read().unwrap(), Message::Pong(b"p1".to_vec()));
+    ws.close(CloseCode(4000), "client done").unwrap();
+    assert_eq!(ws.state(), State::Closed);
+    let got = handle.join().unwrap().unwrap();
+    assert_eq!(
+        got,
+        Some(CloseFrame {
+            code: CloseCode(4000),
+            reason: "client done".into()
+        })
+    );
+    // After the closing handshake: a typed end, not a hang.
+    assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
+}
+
+/// §7.1.1: a server-initiated close is answered, and the server closes TCP first.
+#[test]
+fn server_initiated_close() {
+    let (addr, handle) = server(|tcp| {
+        let mut ws = accept(tcp).unwrap();
+        ws.close(CloseCode(4001), "server-bye").unwrap();
+        ws.state()
+    });
+    let mut ws = connect(&format!("ws://{addr}/")).unwrap();
+    let frame = CloseFrame {
+        code: CloseCode(4001),
+        reason: "server-bye".into(),
+    };
+    assert_eq!(ws.read().unwrap(), Message::Close(Some(frame)));
+    assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
+    assert_eq!(handle.join().unwrap(), State::Closed);
+}
+
+#[test]
+fn subprotocol_is_negotiated_and_request_is_visible() {
+    let (addr, handle) = server(|tcp| {
+        let ws = accept_with(tcp, Options::new(), |req| {
+            assert_eq!(req.path, "/room?id=3");
+            assert_eq!(req.origin, Some("http://127.0.0.1"));
+            assert_eq!(req.header("x-token"), Some(&b"secret"[..]));
+            let chosen = req.subprotocols().find(|p| *p == "chat").map(String::from);
+            Ok(Acceptance {
+                subprotocol: chosen,
+                headers: vec![("X-Served-By".into(), "wsock".into())],
+            })
+        })
+        .unwrap();
+        ws.subprotocol().map(String::from)
+    });
+    let ws = ClientBuilder::new(&format!("ws://{addr}/room?id=3"))
+        .subprotocols(&["superchat", "chat"])
+        .origin("http://127.0.0.1")
+        .header("X-Token", "secret")
+        .connect()
+        .unwrap();
+    assert_eq!(ws.subprotocol(), Some("chat"));
+    assert_eq!(handle.join().unwrap().as_deref(), Some("chat"));
+}
+
+#[test]
+fn rejection_reaches_the_client_as_a_status() {
+    let (addr, handle) = server(|tcp| accept_with(tcp, Options::new(), |_| Err(403.into())).err());
+    match connect(&format!("ws://{addr}/")) {
+        Err(Error::Handshake(HandshakeError::Rejected { status: 403 })) => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        handle.join().unwrap(),
+        Some(Error::Refused { status: 403 })
+    ));
+}
+
+/// A malformed request is answered with 400 and a typed error.
+#[test]
+fn malformed_request_gets_400() {
+    let (addr, handle) = server(|tcp| accept(tcp).err());
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.write_all(b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\r\n")
+        .unwrap();
+    let mut answer = String::new();
+    raw.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.1 400 Bad Request\r\n"),
+        "{answer}"
+    );
+    assert!(matches!(
+        handle.join().unwrap(),
+        Some(Error::Handshake(HandshakeError::MissingHeader(_)))
+    ));
+}
+
+/// The server's first frame arrives in the same TCP segment as its 101
+/// response; the client must not lose it.
+#[test]
+fn frame_in_the_same_read_as_the_101_is_kept() {
+    let (addr, handle) = server(|mut tcp| {
+        let mut buf = [0u8; 2048];
+        let n = tcp.read(&mut buf).unwrap();
+        let request = std::str::from_utf8(&buf[..n]).unwrap();
+        let key = request
+            .lines()
+            .find_map(|l| l.strip_prefix("Sec-WebSocket-Key: "))
+            .unwrap();
+        let accept = wsock::handshake::accept_key(key.trim().as_bytes());
+        let mut reply = b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ".to_vec();
+        reply.extend_from_slice(&accept);
+        reply.extend_from_slice(b"\r\n\r\n\x81\x05early");
+        tcp.write_all(&reply).unwrap();
+        thread::sleep(Duration::from_millis(200));
+    });
+    let mut ws = connect(&format!("ws://{addr}/")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("early".into()));
+    handle.join().unwrap();
+}
+
+/// And the other way: the client's first frame rides with its request.
+#[test]
+fn frame_in_the_same_read_as_the_request_is_kept() {
+    let (addr, handle) = server(|tcp| {
+        let mut ws = accept(tcp).unwrap();
+        ws.read().unwrap()
+    });
+    let mut raw = TcpStream::connect(addr).unwrap();
+    raw.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n\
+          \x82\x83\x00\x00\x00\x00abc",
+    )
+    .unwrap();
+    assert_eq!(handle.join().unwrap(), Message::Binary(b"abc".to_vec()));
+}
+
+/// §7.1.5: a peer that vanishes mid-frame is an error (1006), not a hang.
+#[test]
+fn peer_vanishing_mid_frame_is_an_error() {
+    let (addr, handle) = server(|tcp| {
+        let mut ws = accept(tcp).unwrap();
+        ws.read()
+    });
+    let mut ws = connect(&format!("ws://{addr}/")).unwrap();
+    // A 10-byte masked binary frame of which only 3 payload bytes arrive,
+    // then the TCP connection goes away.
+    ws.get_mut()
+        .write_all(&[0x82, 0x8A, 1, 2, 3, 4, 9, 9, 9])
+        .unwrap();
+    ws.get_mut()
+        .tcp()
+        .shutdown(std::net::Shutdown::Both)
+        .unwrap();
+    match handle.join().unwrap() {
+        Err(Error::Protocol(ProtocolError::UnexpectedEof)) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+/// Handshake timeout: a silent client does not hold the server forever.
+#[test]
+fn handshake_timeout() {
+    let (addr, handle) = server(|tcp| {
+        let start = Instant::now();
+        let options = Options::new().handshake_timeout(Some(Duration::from_millis(200)));
+        let result = accept_with(tcp, options, |_| Ok(Acceptance::default()));
+        (result.err(), start.elapsed())
+    });
+    let _silent = TcpStream::connect(addr).unwrap();
+    let (err, took) = handle.join().unwrap();
+    assert!(err.is_some_and(|e| e.is_timeout()));
+    assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// Close timeout: a peer that never answers our close does not hang `close`.
+#[test]
+fn close_timeout() {
+    let (addr, handle) = server(|tcp| {
+        let ws = accept(tcp).unwrap();
+        thread::sleep(Duration::from_secs(2)); // never reads, never answers
+        drop(ws);
+    });
+    let options = Options::new().close_timeout(Some(Duration::from_millis(200)));
+    let mut ws = ClientBuilder::new(&format!("ws://{addr}/"))
+        .options(options)
+        .connect()
+        .unwrap();
+    let start = Instant::now();
+    let err = ws.close(CloseCode::NORMAL, "").unwrap_err();
+    assert!(err.is_timeout(), "{err:?}");
+    assert!(start.elapsed() < Duration::from_secs(1));
+    handle.join().unwrap();
+}
+
+/// §10.4: a message over the limit fails with 1009, seen by the peer.
+#[test]
+fn oversized_message_closes_with_1009() {
+    let (addr, handle) = server(|tcp| {
+        let options = Options::new().protocol(Config::new().max_message_size(1000));
+        let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+        ws.read().err()
+    });
+    let mut ws = connect(&format!("ws://{addr}/")).unwrap();
+    ws.send_frame(Outgoing::Fragment {
+        kind: wsock::DataKind::Binary,
+        payload: &[0; 600],
+        last: false,
+    })
+    .unwrap();
+    ws.send_frame(Outgoing::Fragment {
+        kind: wsock::DataKind::Binary,
+        payload: &[0; 600],
+        last: true,
+    })
+    .unwrap();
+    let frame = CloseFrame {
+        code: CloseCode::MESSAGE_TOO_BIG,
+        reason: "message too large".into(),
+    };
+    assert_eq!(ws.read().unwrap(), Message::Close(Some(frame)));
+    assert!(matches!(
+        handle.join().unwrap(),
+        Some(Error::Protocol(ProtocolError::MessageTooLarge {
+            len: 1200,
+            max: 1000
+        }))
+    ));
+}
+
+/// An in-memory transport that misbehaves the way real ones may: short
+/// writes, `WouldBlock` on every other write, `Interrupted` on reads.
+struct Flaky {
+    input: Vec<u8>,
+    read_at: usize,
+    output: Vec<u8>,
+    calls: u32,
+}
+
+impl Read for Flaky {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(3) {
+            return Err(io::ErrorKind::Interrupted.into());
+        }
+        let n = buf.len().min(5).min(self.input.len() - self.read_at);
+        buf[..n].copy_from_slice(&self.input[self.read_at..self.read_at + n]);
+        self.read_at += n;
+        Ok(n)
+    }
+}
+
+impl Write for Flaky {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(2) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(3);
+        self.output.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for Flaky {}
+
+/// Partial writes and `WouldBlock`: retrying `flush` completes the output
+/// with every byte written exactly once; `Interrupted` reads are retried.
+#[test]
+fn partial_writes_would_block_and_interrupted_reads() {
+    // Input: two masked text frames from a client, split into 5-byte reads.
+    let mut input = Vec::new();
+    for text in ["first", "second message"] {
+        input.extend_from_slice(&[0x81, 0x80 | text.len() as u8, 0, 0, 0, 0]);
+        input.extend_from_slice(text.as_bytes());
+    }
+    let flaky = Flaky {
+        input,
+        read_at: 0,
+        output: Vec::new(),
+        calls: 0,
+    };
+    let mut ws = WebSocket::from_upgraded(flaky, wsock::Role::Server, Options::new(), &[]).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("first".into()));
+    assert_eq!(ws.read().unwrap(), Message::Text("second message".into()));
+
+    let payload: Vec<u8> = (0..100u8).collect();
+    ws.write(Outgoing::Binary(&payload)).unwrap();
+    ws.write(Outgoing::Text("tail")).unwrap();
+    let mut would_block = 0;
+    loop {
+        match ws.flush() {
+            Ok(()) => break,
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => would_block += 1,
+            Err(e) => panic!("{e}"),
+        }
+    }
+    assert!(would_block > 10);
+    let mut expected = vec![0x82, 100];
+    expected.extend_from_slice(&payload);
+    expected.extend_from_slice(b"\x81\x04tail");
+    assert_eq!(ws.get_ref().output, expected);
+}
+
+/// `wss://` on loopback with a certificate made in the test.
+#[cfg(feature = "tls")]
+#[test]
+fn tls_round_trip() {
+    use std::sync::Arc;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let cert_der = cert.cert.der().clone();
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let provider = Arc::new(rustls::crypto::ring::default_provider());
+    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_no_client_auth()
+        .with_single_cert(vec![cert_der.clone()], key_der)
+        .unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    roots.add(cert_der).unwrap();
+    let client_config = rustls::ClientConfig::builder_with_provider(provider)
+        .with_safe_default_protocol_versions()
+        .unwrap()
+        .with_root_certificates(roots)
+        .with_no_client_auth();
+
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let mut ws =
+            wsock::blocking::accept_tls(tcp, Arc::new(server_config), Options::new(), |_| {
+                Ok(Acceptance::default())
+            })
+            .unwrap();
+        loop {
+            match ws.read() {
+                Ok(Message::Text(t)) => ws.write(Outgoing::Text(&t)).unwrap(),
+                Ok(_) => {}
+                Err(Error::ConnectionClosed) => return true,
+                Err(e) => panic!("{e}"),
+            }
+        }
+    });
+    let mut ws = ClientBuilder::new(&format!("wss://localhost:{port}/secure"))
+        .tls_config(Arc::new(client_config))
+        .connect()
+        .unwrap();
+    ws.send(Message::Text("over TLS".into())).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("over TLS".into()));
+    ws.close(CloseCode::NORMAL, "").unwrap();
+    assert!(handle.join().unwrap());
+}
+
+/// Without a trusted certificate, `wss://` fails with a TLS error, not a hang.
+#[cfg(feature = "tls")]
+#[test]
+fn tls_untrusted_certificate_fails() {
+    use std::sync::Arc;
+    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
+    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
+    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_no_client_auth()
+    .with_single_cert(vec![cert.cert.der().clone()], key_der)
+    .unwrap();
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let handle = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        wsock::blocking::accept_tls(tcp, Arc::new(server_config), Options::new(), |_| {
+            Ok(Acceptance::default())
+        })
+        .err()
+    });
+    let err = connect(&format!("wss://localhost:{port}/")).unwrap_err();
+    assert!(
+        err.to_string().contains("certificate") || err.to_string().contains("Unknown"),
+        "{err}"
+    );
+    assert!(handle.join().unwrap().is_some());
+}
