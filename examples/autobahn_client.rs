@@ -70,10 +70,21 @@ fn run(base: &str, agent: &str) -> Result<u32, Error> {
         }
     }
     let mut ws = ClientBuilder::new(&format!("{base}/updateReports?agent={agent}")).connect()?;
-    // The suite may end this connection without a closing handshake once the
-    // reports are written; that is its way of saying it is done.
+    // The suite exits once the reports are written, ending this connection
+    // without a closing handshake (EOF, or a reset if it exits first): that
+    // is its way of saying it is done.
     match ws.close(wsock::CloseCode::NORMAL, "") {
         Ok(()) | Err(Error::Protocol(wsock::ProtocolError::UnexpectedEof)) => Ok(count),
+        Err(Error::Io(e))
+            if matches!(
+                e.kind(),
+                std::io::ErrorKind::ConnectionReset
+                    | std::io::ErrorKind::ConnectionAborted
+                    | std::io::ErrorKind::BrokenPipe
+            ) =>
+        {
+            Ok(count)
+        }
         Err(e) => Err(e),
     }
 }
