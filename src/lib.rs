@@ -11,6 +11,8 @@
 //! - [`handshake`]: the HTTP/1.1 upgrade, client and server side.
 //! - [`Connection`]: the protocol state machine after the handshake.
 //! - [`message`]: reassembly of whole messages into a caller-chosen buffer.
+//! - [`driver`]: a connection with its input and output buffers, the
+//!   plumbing every adapter shares.
 //! - [`blocking`] (feature `std`): a blocking WebSocket over any transport,
 //!   `connect`/`accept`, `wss://` with the `tls` feature.
 //!
@@ -29,6 +31,7 @@ pub mod blocking;
 pub mod close;
 pub mod config;
 pub mod connection;
+pub mod driver;
 pub mod error;
 pub mod event;
 pub mod frame;

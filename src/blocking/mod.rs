@@ -52,9 +52,9 @@ pub use transport::{MaybeTlsStream, Plain, Transport};
 use crate::close::CloseCode;
 use crate::config::{Config, Role};
 use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, State};
-use crate::error::ProtocolError;
+use crate::driver::Driver;
+use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
-use crate::frame::MAX_HEADER_LEN;
 use crate::message::{Message as Assembled, MessageAssembler};
 use rng::MaskRng;
 use std::io;
@@ -138,23 +138,20 @@ impl Default for Options {
     }
 }
 
-/// Write buffers above this capacity are shrunk back after a flush, so one
-/// huge message does not pin its memory for the connection's lifetime.
+/// Write buffers above this size are shrunk back after a flush, so one huge
+/// message does not pin its memory for the connection's lifetime.
 const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
 
 /// A WebSocket over a blocking transport, after the opening handshake.
 #[derive(Debug)]
 pub struct WebSocket<S> {
     stream: S,
-    conn: Connection<MaskRng>,
+    /// The connection with its read buffer (allocated once) and its write
+    /// queue (a `Vec` that grows to the largest queued frame).
+    driver: Driver<MaskRng, Vec<u8>, Vec<u8>>,
+    assembler: MessageAssembler<Vec<u8>>,
     close_timeout: Option<Duration>,
     subprotocol: Option<String>,
-    read_buf: Vec<u8>,
-    read_start: usize,
-    read_end: usize,
-    write_buf: Vec<u8>,
-    write_pos: usize,
-    assembler: MessageAssembler<Vec<u8>>,
     shut_down: bool,
 }
 
@@ -179,19 +176,15 @@ impl<S: Transport> WebSocket<S> {
             Role::Client => MaskRng::from_os()?,
             Role::Server => MaskRng::none(),
         };
-        let mut read_buf = vec![0u8; options.read_buffer_size.max(leftover.len())];
-        read_buf[..leftover.len()].copy_from_slice(leftover);
+        let mut input = vec![0u8; options.read_buffer_size.max(leftover.len())];
+        input[..leftover.len()].copy_from_slice(leftover);
+        let conn = Connection::new(role, options.protocol, rng);
         Ok(WebSocket {
             stream,
-            conn: Connection::new(role, options.protocol, rng),
+            driver: Driver::with_buffered_input(conn, input, 0..leftover.len(), Vec::new()),
+            assembler: MessageAssembler::new(Vec::new()),
             close_timeout: options.close_timeout,
             subprotocol: None,
-            read_buf,
-            read_start: 0,
-            read_end: leftover.len(),
-            write_buf: Vec::new(),
-            write_pos: 0,
-            assembler: MessageAssembler::new(Vec::new()),
             shut_down: false,
         })
     }
@@ -235,7 +228,7 @@ impl<S: Transport> WebSocket<S> {
                     return Ok(message);
                 }
                 Step::Fail(e) => {
-                    self.conn.fail(e);
+                    self.driver.connection_mut().fail(e);
                     let _ = self.flush_owed();
                     return Err(Error::Protocol(e));
                 }
@@ -261,37 +254,27 @@ impl<S: Transport> WebSocket<S> {
     /// }
     /// # Ok::<(), wsock::blocking::Error>(())
     /// ```
-    pub fn read_event_with<T>(&mut self, f: impl FnOnce(Event<'_>) -> T) -> Result<T, Error> {
+    pub fn read_event_with<T>(&mut self, mut f: impl FnMut(Event<'_>) -> T) -> Result<T, Error> {
         self.with_next_event(|event, _| f(event))
     }
 
     /// Decodes until one event is ready, reading from the transport as needed.
     fn with_next_event<T>(
         &mut self,
-        f: impl FnOnce(Event<'_>, &mut MessageAssembler<Vec<u8>>) -> T,
+        mut f: impl FnMut(Event<'_>, &mut MessageAssembler<Vec<u8>>) -> T,
     ) -> Result<T, Error> {
         loop {
             self.queue_owed();
-            if self.read_start == self.read_end {
+            if !self.driver.has_input() {
                 self.fill()?;
             }
-            let got = match self
-                .conn
-                .receive(&mut self.read_buf[self.read_start..self.read_end])
-            {
-                Ok(got) => got,
+            let assembler = &mut self.assembler;
+            match self.driver.next_event(|event| f(event, assembler)) {
+                Ok(Some(out)) => return Ok(out),
+                Ok(None) => continue,
                 Err(e) => {
                     let _ = self.flush_owed();
                     return Err(Error::Protocol(e));
-                }
-            };
-            let consumed = got.consumed;
-            match got.event {
-                None => self.read_start = self.read_end,
-                Some(event) => {
-                    let out = f(event, &mut self.assembler);
-                    self.read_start += consumed;
-                    return Ok(out);
                 }
             }
         }
@@ -301,18 +284,17 @@ impl<S: Transport> WebSocket<S> {
     /// queued is written first: a read never blocks with replies unsent.
     fn fill(&mut self) -> Result<(), Error> {
         self.flush_owed()?;
-        if self.conn.state() == State::Closed && self.conn.should_shutdown() {
-            return Err(match self.conn.failure() {
+        let conn = self.driver.connection();
+        if conn.state() == State::Closed && conn.should_shutdown() {
+            return Err(match conn.failure() {
                 Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
                 _ => Error::ConnectionClosed,
             });
         }
-        self.read_start = 0;
-        self.read_end = 0;
         loop {
-            match self.stream.read(&mut self.read_buf) {
+            match self.stream.read(self.driver.input_space()) {
                 Ok(0) => {
-                    let ended = self.conn.receive_eof();
+                    let ended = self.driver.receive_eof();
                     self.shutdown();
                     return Err(match ended {
                         Ok(()) => Error::ConnectionClosed,
@@ -320,7 +302,7 @@ impl<S: Transport> WebSocket<S> {
                     });
                 }
                 Ok(n) => {
-                    self.read_end = n;
+                    self.driver.input_filled(n);
                     return Ok(());
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
@@ -331,30 +313,22 @@ impl<S: Transport> WebSocket<S> {
 
     /// True when bytes already read from the transport wait to be decoded.
     pub fn has_buffered_input(&self) -> bool {
-        self.read_start < self.read_end
+        self.driver.has_input()
     }
 
     /// Queues a frame (after any owed pong or close reply) without writing
     /// it; [`flush`](WebSocket::flush) writes the queue.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         self.queue_owed();
-        let payload_len = match frame {
-            Outgoing::Text(t) => t.len(),
-            Outgoing::Binary(p) | Outgoing::Ping(p) | Outgoing::Pong(p) => p.len(),
-            Outgoing::Fragment { payload, .. } => payload.len(),
-            Outgoing::Close(c) => c.map_or(0, |(_, reason)| 2 + reason.len()),
-        };
-        let start = self.write_buf.len();
-        self.write_buf
-            .resize(start + MAX_HEADER_LEN + payload_len, 0);
-        match self.conn.encode(frame, &mut self.write_buf[start..]) {
-            Ok(n) => {
-                self.write_buf.truncate(start + n);
-                Ok(())
-            }
-            Err(e) => {
-                self.write_buf.truncate(start);
-                Err(Error::Send(e))
+        loop {
+            match self.driver.queue(frame) {
+                Ok(()) => return Ok(()),
+                Err(SendError::BufferTooSmall { needed }) => {
+                    // The frame's payload is a slice in memory, so its size fits usize.
+                    let needed = usize::try_from(needed).unwrap_or(usize::MAX);
+                    self.grow_output(needed);
+                }
+                Err(e) => return Err(Error::Send(e)),
             }
         }
     }
@@ -362,18 +336,18 @@ impl<S: Transport> WebSocket<S> {
     /// Writes everything queued. Interrupted writes are retried; after any
     /// other error (e.g. a timeout) nothing is lost: call `flush` again.
     pub fn flush(&mut self) -> Result<(), Error> {
-        while self.write_pos < self.write_buf.len() {
-            match self.stream.write(&self.write_buf[self.write_pos..]) {
+        while self.driver.has_pending_output() {
+            match self.stream.write(self.driver.pending_output()) {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.write_pos += n,
+                Ok(n) => self.driver.output_written(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
                 Err(e) => return Err(Error::Io(e)),
             }
         }
-        self.write_buf.clear();
-        self.write_pos = 0;
-        if self.write_buf.capacity() > KEEP_WRITE_CAPACITY {
-            self.write_buf.shrink_to(KEEP_WRITE_CAPACITY);
+        let buffer = self.driver.output_buffer_mut();
+        if buffer.len() > KEEP_WRITE_CAPACITY {
+            buffer.truncate(KEEP_WRITE_CAPACITY);
+            buffer.shrink_to(KEEP_WRITE_CAPACITY);
         }
         loop {
             match self.stream.flush() {
@@ -402,7 +376,7 @@ impl<S: Transport> WebSocket<S> {
     /// [`Options::close_timeout`] on transports with timeouts.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         let _ = self.stream.set_timeout(self.close_timeout);
-        match self.conn.state() {
+        match self.state() {
             State::Open => self.write(Outgoing::Close(Some((code, reason))))?,
             State::CloseReceived => self.queue_owed(),
             State::CloseSent | State::Closed => {}
@@ -431,7 +405,7 @@ impl<S: Transport> WebSocket<S> {
 
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
-        self.conn.state()
+        self.driver.connection().state()
     }
 
     /// The subprotocol agreed in the handshake.
@@ -441,7 +415,7 @@ impl<S: Transport> WebSocket<S> {
 
     /// The sans-IO connection underneath.
     pub fn connection(&self) -> &Connection<impl rand_core::Rng> {
-        &self.conn
+        self.driver.connection()
     }
 
     /// The transport.
@@ -460,13 +434,20 @@ impl<S: Transport> WebSocket<S> {
         self.stream
     }
 
-    /// Moves owed control frames into the write queue.
+    /// Moves owed control frames into the write queue, growing it if needed.
     fn queue_owed(&mut self) {
-        if self.conn.wants_transmit() {
-            let start = self.write_buf.len();
-            self.write_buf.resize(start + 2 * MAX_CONTROL_FRAME_LEN, 0);
-            let n = self.conn.poll_transmit(&mut self.write_buf[start..]);
-            self.write_buf.truncate(start + n);
+        if !self.driver.queue_owed() {
+            self.grow_output(2 * MAX_CONTROL_FRAME_LEN);
+            self.driver.queue_owed();
+        }
+    }
+
+    /// Makes room for `additional` bytes behind the queued output.
+    fn grow_output(&mut self, additional: usize) {
+        let want = self.driver.queued_end().saturating_add(additional);
+        let buffer = self.driver.output_buffer_mut();
+        if buffer.len() < want {
+            buffer.resize(want, 0);
         }
     }
 
@@ -474,10 +455,10 @@ impl<S: Transport> WebSocket<S> {
     /// transport once the connection says so.
     fn flush_owed(&mut self) -> Result<(), Error> {
         self.queue_owed();
-        if self.write_pos < self.write_buf.len() {
+        if self.driver.has_pending_output() {
             self.flush()?;
         }
-        if self.conn.should_shutdown() {
+        if self.driver.connection().should_shutdown() {
             self.shutdown();
         }
         Ok(())
