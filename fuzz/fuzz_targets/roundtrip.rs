@@ -1,0 +1,5 @@
+//! Fuzz target `roundtrip`: see `wsock_fuzz::roundtrip` in fuzz/checks.rs for the input
+//! format and the invariants checked.
+#![no_main]
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| wsock_fuzz::roundtrip(data));
