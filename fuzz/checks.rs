@@ -1173,11 +1173,20 @@ fn snapshot(c: &Connection<TestRng>) -> (State, bool, bool, Option<ProtocolError
 
 const SENTINEL: u8 = 0xA5;
 
+/// True when the environment variable `WSOCK_FUZZ_SKIP` (a comma-separated
+/// list of call names) asks to let `BufferTooSmall` results of `call` pass
+/// unchecked. Long fuzz runs use it to explore past a bug that is already
+/// reported (see fuzz/README.md); the tests never set it.
+fn skipped(call: &str) -> bool {
+    std::env::var("WSOCK_FUZZ_SKIP").is_ok_and(|v| v.split(',').any(|s| s.trim() == call))
+}
+
 /// Runs one output call into an `out_len`-byte buffer and checks what the
 /// send side promises: bytes only in front of the returned length; a failed
 /// call writes nothing and changes nothing; `BufferTooSmall { needed }`
 /// means `needed` bytes are enough.
 fn write_checked(
+    what: &str,
     conn: &mut Connection<TestRng>,
     out_len: usize,
     call: impl Fn(&mut Connection<TestRng>, &mut [u8]) -> Result<usize, SendError>,
@@ -1187,29 +1196,38 @@ fn write_checked(
     let result = call(conn, &mut out);
     match result {
         Ok(n) => {
-            assert!(n <= out_len, "returned {n} for a {out_len}-byte buffer");
+            assert!(
+                n <= out_len,
+                "{what}: returned {n} for a {out_len}-byte buffer"
+            );
             assert!(
                 out[n..].iter().all(|&b| b == SENTINEL),
-                "wrote past the returned length {n}"
+                "{what}: wrote past the returned length {n}"
             );
             out.truncate(n);
         }
         Err(e) => {
             assert!(
                 out.iter().all(|&b| b == SENTINEL),
-                "{e:?}, but bytes were written"
+                "{what}: {e:?}, but bytes were written"
             );
-            assert_eq!(
-                format!("{conn:?}"),
-                format!("{before:?}"),
-                "{e:?} changed the connection (\"failed calls change nothing\")"
+            let skip = matches!(e, SendError::BufferTooSmall { .. }) && skipped(what);
+            assert!(
+                format!("{conn:?}") == format!("{before:?}") || skip,
+                "{what}: {e:?} changed the connection (\"failed calls change nothing\")"
             );
             if let SendError::BufferTooSmall { needed } = e {
-                assert!(needed > out_len as u64, "{e:?} with {out_len} bytes");
+                assert!(
+                    needed > out_len as u64,
+                    "{what}: {e:?} with {out_len} bytes"
+                );
                 let mut retry = before.clone();
                 let mut big = vec![SENTINEL; needed as usize];
                 let again = call(&mut retry, &mut big);
-                assert!(again.is_ok(), "{e:?}, but {needed} bytes give {again:?}");
+                assert!(
+                    again.is_ok() || skip,
+                    "{what}: {e:?}, but {needed} bytes give {again:?}"
+                );
             }
             out.clear();
         }
@@ -1334,18 +1352,20 @@ impl Endpoint {
                 }
                 (Ok(0), Vec::new())
             }
-            Op::Send { what, out } => {
-                write_checked(conn, *out, |c, buf| c.encode(what.outgoing(), buf))
-            }
+            Op::Send { what, out } => write_checked("encode", conn, *out, |c, buf| {
+                c.encode(what.outgoing(), buf)
+            }),
             Op::Start {
                 kind,
                 len,
                 last,
                 out,
-            } => write_checked(conn, *out, |c, buf| c.start_frame(*kind, *len, *last, buf)),
-            Op::Payload { bytes, out } => {
-                write_checked(conn, *out, |c, buf| c.encode_payload(bytes, buf))
-            }
+            } => write_checked("start_frame", conn, *out, |c, buf| {
+                c.start_frame(*kind, *len, *last, buf)
+            }),
+            Op::Payload { bytes, out } => write_checked("encode_payload", conn, *out, |c, buf| {
+                c.encode_payload(bytes, buf)
+            }),
             Op::Poll { out } => (Ok(0), poll_checked(conn, *out)),
             Op::Eof => {
                 self.rx.eof();
