@@ -15,6 +15,8 @@
 //!   plumbing every adapter shares.
 //! - [`blocking`] (feature `std`): a blocking WebSocket over any transport,
 //!   `connect`/`accept`, `wss://` with the `tls` feature.
+//! - [`embedded`] (features `embedded-io`, `embedded-io-async`): client and
+//!   server over the embedded I/O traits, with caller-owned buffers.
 //!
 //! See the README for a complete client ↔ server example over in-memory buffers.
 #![no_std]
@@ -32,6 +34,8 @@ pub mod close;
 pub mod config;
 pub mod connection;
 pub mod driver;
+#[cfg(feature = "embedded-io")]
+pub mod embedded;
 pub mod error;
 pub mod event;
 pub mod frame;

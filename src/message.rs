@@ -45,6 +45,14 @@ impl<'a> SliceBuffer<'a> {
     }
 }
 
+impl<'a> SliceBuffer<'a> {
+    /// The collected bytes, for as long as the underlying slice lives.
+    pub fn into_filled(self) -> &'a mut [u8] {
+        let SliceBuffer { buf, len } = self;
+        &mut buf[..len]
+    }
+}
+
 impl MessageBuffer for SliceBuffer<'_> {
     fn clear(&mut self) {
         self.len = 0;

@@ -1,0 +1,399 @@
+//! The embedded adapters on the host: a blocking and an async client and
+//! server, with caller-owned buffers, over in-memory transports.
+#![cfg(all(feature = "embedded-io", feature = "embedded-io-async"))]
+
+use std::cell::RefCell;
+use std::collections::VecDeque;
+use std::convert::Infallible;
+use std::future::Future;
+use std::pin::pin;
+use std::rc::Rc;
+use std::sync::{Arc, Condvar, Mutex};
+use std::task::{Context, Poll, Waker};
+use wsock::embedded::{Error, Message, asynch, blocking};
+use wsock::handshake::client::ClientRequest;
+use wsock::handshake::server::Accept;
+use wsock::handshake::{HandshakeError, Url};
+use wsock::{CloseCode, Config, DataKind, Outgoing, ProtocolError, State};
+
+/// A fixed-seed stand-in for a hardware RNG (tests only).
+struct TestRng(u64);
+impl rand_core::TryRng for TestRng {
+    type Error = Infallible;
+    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
+        Ok((self.try_next_u64()? >> 32) as u32)
+    }
+    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        Ok(self.0)
+    }
+    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
+        for b in dst {
+            *b = self.try_next_u64()? as u8;
+        }
+        Ok(())
+    }
+}
+impl rand_core::TryCryptoRng for TestRng {}
+
+fn request() -> ClientRequest<'static> {
+    ClientRequest {
+        subprotocols: &["echo"],
+        ..ClientRequest::new(Url::parse("ws://10.0.0.2/ws").unwrap())
+    }
+}
+
+// ---- blocking: a byte pipe between two threads -----------------------------------
+
+#[derive(Default)]
+struct Queue {
+    bytes: Mutex<(VecDeque<u8>, bool)>,
+    ready: Condvar,
+}
+
+/// One end of an in-memory duplex connection; dropping it ends the peer's input.
+struct End {
+    rx: Arc<Queue>,
+    tx: Arc<Queue>,
+    /// Largest write accepted at once (short writes on purpose).
+    max_write: usize,
+}
+
+fn duplex() -> (End, End) {
+    let (a, b) = (Arc::new(Queue::default()), Arc::new(Queue::default()));
+    (
+        End {
+            rx: a.clone(),
+            tx: b.clone(),
+            max_write: 7,
+        },
+        End {
+            rx: b,
+            tx: a,
+            max_write: 1 << 20,
+        },
+    )
+}
+
+impl Drop for End {
+    fn drop(&mut self) {
+        self.tx.bytes.lock().unwrap().1 = true;
+        self.tx.ready.notify_all();
+    }
+}
+
+impl embedded_io::ErrorType for End {
+    type Error = Infallible;
+}
+
+impl embedded_io::Read for End {
+    fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        let mut q = self.rx.bytes.lock().unwrap();
+        while q.0.is_empty() && !q.1 {
+            q = self.rx.ready.wait(q).unwrap();
+        }
+        let n = buf.len().min(q.0.len());
+        for b in &mut buf[..n] {
+            *b = q.0.pop_front().unwrap();
+        }
+        Ok(n)
+    }
+}
+
+impl embedded_io::Write for End {
+    fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        let n = buf.len().min(self.max_write);
+        self.tx.bytes.lock().unwrap().0.extend(&buf[..n]);
+        self.tx.ready.notify_all();
+        Ok(n)
+    }
+    fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// Echo server with small buffers: 512 B in, 256 B out, 64 KiB messages.
+fn blocking_echo_server(end: End) -> Result<(Option<&'static str>, u32), Error<Infallible>> {
+    let (mut input, mut output) = ([0u8; 512], [0u8; 256]);
+    let mut message = vec![0u8; 64 * 1024];
+    let mut chosen = None;
+    let mut ws = blocking::accept(end, Config::new(), &mut input, &mut output, |req| {
+        chosen = req.subprotocols().find(|p| *p == "echo").map(|_| "echo");
+        Ok(Accept {
+            subprotocol: chosen,
+            ..Accept::default()
+        })
+    })?;
+    let mut echoed = 0;
+    loop {
+        match ws.read(&mut message) {
+            Ok(Message::Text(t)) => ws.send(Outgoing::Text(t))?,
+            Ok(Message::Binary(b)) => ws.send(Outgoing::Binary(b))?,
+            Ok(_) => continue,
+            Err(Error::ConnectionClosed) => return Ok((chosen, echoed)),
+            Err(e) => return Err(e),
+        }
+        echoed += 1;
+    }
+}
+
+#[test]
+fn blocking_client_and_server() {
+    let (client_end, server_end) = duplex();
+    let server = std::thread::spawn(move || blocking_echo_server(server_end));
+    let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 300], vec![0u8; 100_000]);
+    let (mut ws, subprotocol) = blocking::client(
+        client_end,
+        &request(),
+        Config::new(),
+        TestRng(5),
+        &mut input,
+        &mut output,
+    )
+    .unwrap();
+    assert_eq!(subprotocol, Some("echo"));
+
+    ws.send(Outgoing::Text("héllo")).unwrap();
+    assert_eq!(ws.read(&mut message).unwrap(), Message::Text("héllo"));
+    // A 16-bit length (300 B) and a 64-bit length (65 536 B), both larger
+    // than the 300-byte output buffer once framed: streamed through it.
+    for len in [300usize, 65_536] {
+        let payload: Vec<u8> = (0..len).map(|i| (i % 253) as u8).collect();
+        ws.send(Outgoing::Binary(&payload)).unwrap();
+        assert_eq!(
+            ws.read(&mut message).unwrap(),
+            Message::Binary(&payload[..])
+        );
+    }
+    ws.send(Outgoing::Ping(b"ping!")).unwrap();
+    assert!(matches!(ws.read(&mut message).unwrap(), Message::Pong(p) if p == b"ping!"));
+    // Fragments, with the server reassembling.
+    ws.send(Outgoing::Fragment {
+        kind: DataKind::Text,
+        payload: "fr".as_bytes(),
+        last: false,
+    })
+    .unwrap();
+    ws.send(Outgoing::Fragment {
+        kind: DataKind::Text,
+        payload: "ag".as_bytes(),
+        last: true,
+    })
+    .unwrap();
+    assert_eq!(ws.read(&mut message).unwrap(), Message::Text("frag"));
+
+    ws.close(CloseCode::NORMAL, "bye").unwrap();
+    assert_eq!(ws.state(), State::Closed);
+    drop(ws);
+    assert_eq!(server.join().unwrap().unwrap(), (Some("echo"), 4));
+}
+
+/// §10.4: a message larger than the reader's buffer fails with 1009.
+#[test]
+fn blocking_message_larger_than_buffer_is_1009() {
+    let (client_end, server_end) = duplex();
+    let server = std::thread::spawn(move || blocking_echo_server(server_end));
+    let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 300], [0u8; 256]);
+    let (mut ws, _) = blocking::client(
+        client_end,
+        &request(),
+        Config::new(),
+        TestRng(6),
+        &mut input,
+        &mut output,
+    )
+    .unwrap();
+    ws.send(Outgoing::Binary(&vec![1u8; 70_000])).unwrap();
+    let close = ws.read(&mut message).unwrap();
+    assert!(
+        matches!(close, Message::Close(Some((CloseCode::MESSAGE_TOO_BIG, _)))),
+        "{close:?}"
+    );
+    drop(ws);
+    match server.join().unwrap() {
+        Err(Error::Protocol(ProtocolError::MessageTooLarge { max: 65536, .. })) => {}
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn blocking_rejection_and_oversized_handshake() {
+    let (client_end, server_end) = duplex();
+    let server = std::thread::spawn(move || {
+        let (mut input, mut output) = ([0u8; 512], [0u8; 256]);
+        blocking::accept(server_end, Config::new(), &mut input, &mut output, |_| {
+            Err(403)
+        })
+        .err()
+    });
+    let (mut input, mut output) = ([0u8; 512], [0u8; 300]);
+    let err = blocking::client(
+        client_end,
+        &request(),
+        Config::new(),
+        TestRng(7),
+        &mut input,
+        &mut output,
+    )
+    .err();
+    assert_eq!(
+        err,
+        Some(Error::Handshake(HandshakeError::Rejected { status: 403 }))
+    );
+    assert_eq!(server.join().unwrap(), Some(Error::Refused { status: 403 }));
+
+    // A request bigger than the server's input buffer: 431, never buffered.
+    let (client_end, server_end) = duplex();
+    let server = std::thread::spawn(move || {
+        let (mut input, mut output) = ([0u8; 100], [0u8; 256]);
+        blocking::accept(server_end, Config::new(), &mut input, &mut output, |_| {
+            Ok(Accept::default())
+        })
+        .err()
+    });
+    let err = blocking::client(
+        client_end,
+        &request(),
+        Config::new(),
+        TestRng(8),
+        &mut [0u8; 512],
+        &mut [0u8; 300],
+    )
+    .err();
+    assert_eq!(
+        err,
+        Some(Error::Handshake(HandshakeError::Rejected { status: 431 }))
+    );
+    assert_eq!(
+        server.join().unwrap(),
+        Some(Error::Handshake(HandshakeError::HeadersTooLarge {
+            limit: 100
+        }))
+    );
+}
+
+// ---- async: both ends polled by hand on one thread ---------------------------------
+
+/// A pipe whose reads are `Pending` while empty (the test polls in a loop).
+#[derive(Clone, Default)]
+struct AsyncEnd {
+    rx: Rc<RefCell<VecDeque<u8>>>,
+    tx: Rc<RefCell<VecDeque<u8>>>,
+}
+
+impl embedded_io_async::ErrorType for AsyncEnd {
+    type Error = Infallible;
+}
+
+impl embedded_io_async::Read for AsyncEnd {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Infallible> {
+        std::future::poll_fn(|_| {
+            let mut q = self.rx.borrow_mut();
+            if q.is_empty() {
+                return Poll::Pending;
+            }
+            let n = buf.len().min(q.len()).min(5);
+            for b in &mut buf[..n] {
+                *b = q.pop_front().unwrap();
+            }
+            Poll::Ready(Ok(n))
+        })
+        .await
+    }
+}
+
+impl embedded_io_async::Write for AsyncEnd {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, Infallible> {
+        self.tx.borrow_mut().extend(buf);
+        Ok(buf.len())
+    }
+    async fn flush(&mut self) -> Result<(), Infallible> {
+        Ok(())
+    }
+}
+
+/// Polls two futures until both finish (a busy executor, fine for a test).
+fn run_both<A: Future, B: Future>(a: A, b: B) -> (A::Output, B::Output) {
+    let (mut a, mut b) = (pin!(a), pin!(b));
+    let (mut ra, mut rb) = (None, None);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..1_000_000 {
+        if ra.is_none()
+            && let Poll::Ready(v) = a.as_mut().poll(&mut cx)
+        {
+            ra = Some(v);
+        }
+        if rb.is_none()
+            && let Poll::Ready(v) = b.as_mut().poll(&mut cx)
+        {
+            rb = Some(v);
+        }
+        if let (Some(_), Some(_)) = (&ra, &rb) {
+            return (ra.unwrap(), rb.unwrap());
+        }
+    }
+    panic!("the futures did not finish");
+}
+
+#[test]
+fn async_client_and_server() {
+    let a = AsyncEnd::default();
+    let b = AsyncEnd {
+        rx: a.tx.clone(),
+        tx: a.rx.clone(),
+    };
+    let server = async move {
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 256], [0u8; 2048]);
+        let mut ws = asynch::accept(b, Config::new(), &mut input, &mut output, |_| {
+            Ok(Accept::default())
+        })
+        .await?;
+        let mut got = Vec::new();
+        loop {
+            match ws.read(&mut message).await {
+                Ok(Message::Text(t)) => {
+                    got.push(t.to_string());
+                    ws.send(Outgoing::Text(t)).await?;
+                }
+                Ok(Message::Binary(bin)) => ws.send(Outgoing::Binary(bin)).await?,
+                Ok(_) => {}
+                Err(Error::ConnectionClosed) => return Ok::<_, Error<Infallible>>(got),
+                Err(e) => return Err(e),
+            }
+        }
+    };
+    let client = async move {
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 200], [0u8; 2048]);
+        let (mut ws, _) = asynch::client(
+            a,
+            &request(),
+            Config::new(),
+            TestRng(9),
+            &mut input,
+            &mut output,
+        )
+        .await?;
+        ws.send(Outgoing::Text("async hello")).await?;
+        let echo = ws.read(&mut message).await?;
+        assert_eq!(echo, Message::Text("async hello"));
+        let big = [0xA5u8; 1000]; // larger than the 200-byte output buffer: streamed
+        ws.send(Outgoing::Binary(&big)).await?;
+        assert_eq!(ws.read(&mut message).await?, Message::Binary(&big[..]));
+        ws.send(Outgoing::Ping(b"p")).await?;
+        assert!(matches!(ws.read(&mut message).await?, Message::Pong(p) if p == b"p"));
+        ws.send(Outgoing::Close(Some((CloseCode(4000), "done"))))
+            .await?;
+        // The server replies; then it ends the transport, which this
+        // in-memory pipe cannot show, so stop at the reply.
+        let reply = match ws.read(&mut message).await? {
+            Message::Close(Some((code, _))) => Some(code),
+            _ => None,
+        };
+        Ok::<_, Error<Infallible>>(reply)
+    };
+    let (server_result, client_result) = run_both(server, client);
+    assert_eq!(client_result.unwrap(), Some(CloseCode(4000)));
+    assert_eq!(server_result.unwrap(), ["async hello"]);
+}
