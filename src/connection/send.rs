@@ -92,9 +92,10 @@ impl<R: rand_core::Rng> Connection<R> {
             mask: None,
             payload_len: len,
         };
-        if out.len() < header.encoded_len() {
+        let needed = self.header_len(&header);
+        if out.len() < needed {
             return Err(SendError::BufferTooSmall {
-                needed: header.encoded_len() as u64,
+                needed: needed as u64,
             });
         }
         let header = FrameHeader {
@@ -293,7 +294,7 @@ impl<R: rand_core::Rng> Connection<R> {
             mask: None,
             payload_len: payload.len() as u64,
         };
-        let needed = header.encoded_len() + if self.role == Role::Client { 4 } else { 0 };
+        let needed = self.header_len(&header);
         let Some(out) = out.get_mut(..needed + payload.len()) else {
             return Err(SendError::BufferTooSmall {
                 needed: (needed + payload.len()) as u64,
@@ -306,6 +307,12 @@ impl<R: rand_core::Rng> Connection<R> {
         let at = header.encode(out)?;
         write_payload(&mut out[at..], payload, header.mask, 0);
         Ok(at + payload.len())
+    }
+
+    /// The encoded length of `header` (given without a mask) as we will
+    /// send it: a client's frames carry a 4-byte masking key.
+    fn header_len(&self, header: &FrameHeader) -> usize {
+        header.encoded_len() + if self.role == Role::Client { 4 } else { 0 }
     }
 
     /// A fresh masking key for each client frame (§5.3); none for a server.

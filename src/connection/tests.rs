@@ -660,3 +660,32 @@ fn state_size_is_bounded() {
     }
     assert!(size <= 512, "{size}");
 }
+
+/// A failed call changes nothing: a client's `start_frame` into a buffer too
+/// small for the masked header reports the masked size and draws no key
+/// (found by the `connection` fuzz target).
+#[test]
+fn failed_start_frame_changes_nothing() {
+    let mut tried = client();
+    let mut direct = client();
+    for size in [1, 2, 5] {
+        assert_eq!(
+            tried.start_frame(DataKind::Binary, 3, true, &mut vec![0; size]),
+            Err(SendError::BufferTooSmall { needed: 6 })
+        );
+    }
+    let (mut a, mut b) = ([0u8; 9], [0u8; 9]);
+    let n = tried
+        .start_frame(DataKind::Binary, 3, true, &mut a)
+        .unwrap();
+    assert_eq!(
+        n,
+        direct
+            .start_frame(DataKind::Binary, 3, true, &mut b)
+            .unwrap()
+    );
+    assert_eq!(
+        a, b,
+        "the same masking key: no key was drawn by the failed calls"
+    );
+}
