@@ -54,8 +54,8 @@ fn receive_one<R: rand_core::Rng>(
     let got = conn.receive(wire)?;
     let text = match got.event {
         Some(Event::Data(chunk)) => format!("message: {}", std::str::from_utf8(chunk.payload)?),
-        Some(Event::Ping(p)) => format!("ping {:?}", std::str::from_utf8(p)?),
-        Some(Event::Pong(p)) => format!("pong {:?}", std::str::from_utf8(p)?),
+        Some(Event::Ping(p)) => format!("ping {:?}", std::str::from_utf8(&p)?),
+        Some(Event::Pong(p)) => format!("pong {:?}", std::str::from_utf8(&p)?),
         Some(Event::Close(Some(c))) => format!("close {} {:?}", c.code, c.reason),
         Some(Event::Close(None)) => "close (no code)".to_string(),
         None => "nothing yet".to_string(),

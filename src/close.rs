@@ -64,13 +64,17 @@ impl core::fmt::Display for CloseCode {
     }
 }
 
-/// A parsed close frame body: the code and reason the peer sent.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CloseFrame<'a> {
+/// A close reason: at most 123 bytes of UTF-8, held inline.
+pub type CloseReason = heapless::String<MAX_REASON_LEN>;
+
+/// A parsed close frame body: the code and reason the peer sent, copied
+/// out of the input (at most 125 bytes) so it outlives the input buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CloseFrame {
     /// The status code.
     pub code: CloseCode,
     /// The reason, possibly empty.
-    pub reason: &'a str,
+    pub reason: CloseReason,
 }
 
 /// Parses and validates a received close payload. `Ok(None)` means the peer
@@ -84,7 +88,7 @@ pub struct CloseFrame<'a> {
 /// assert!(parse_close_payload(b"").unwrap().is_none());
 /// assert!(parse_close_payload(b"\x03").is_err()); // 1 byte: no room for a code
 /// ```
-pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame<'_>>, ProtocolError> {
+pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame>, ProtocolError> {
     match payload {
         [] => Ok(None),
         [_] => Err(ProtocolError::TruncatedCloseCode),
@@ -93,8 +97,13 @@ pub fn parse_close_payload(payload: &[u8]) -> Result<Option<CloseFrame<'_>>, Pro
             if !code.is_sendable() {
                 return Err(ProtocolError::InvalidCloseCode(code.0));
             }
-            let reason =
+            let text =
                 core::str::from_utf8(reason).map_err(|_| ProtocolError::InvalidCloseReason)?;
+            let mut reason = CloseReason::new();
+            // A control payload has at most 125 bytes, so the reason at most 123.
+            reason
+                .push_str(text)
+                .map_err(|_| ProtocolError::ControlFrameTooLong(payload.len() as u64))?;
             Ok(Some(CloseFrame { code, reason }))
         }
     }
@@ -151,12 +160,6 @@ mod tests {
         let ok = parse_close_payload(b"\x0f\xa0h\xc3\xa9llo")
             .unwrap()
             .unwrap();
-        assert_eq!(
-            ok,
-            CloseFrame {
-                code: CloseCode(4000),
-                reason: "héllo"
-            }
-        );
+        assert_eq!((ok.code, ok.reason.as_str()), (CloseCode(4000), "héllo"));
     }
 }

@@ -2,6 +2,10 @@
 //! application asks it to send ([`Outgoing`]).
 
 use crate::close::{CloseCode, CloseFrame};
+use crate::frame::MAX_CONTROL_PAYLOAD;
+
+/// A ping or pong payload (at most 125 bytes), copied out of the input.
+pub type ControlPayload = heapless::Vec<u8, MAX_CONTROL_PAYLOAD>;
 
 /// The type of a data message (§5.6).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -36,18 +40,23 @@ pub struct DataChunk<'a> {
 }
 
 /// Something the peer sent, as reported by [`Connection::receive`](crate::Connection::receive).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+///
+/// Only data borrows the input buffer (`'a`); control payloads are small
+/// and copied, so an event never borrows the connection: a data chunk can be
+/// forwarded or echoed with [`Connection::encode`](crate::Connection::encode)
+/// while it is held.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Event<'a> {
     /// A piece of a text or binary message.
     Data(DataChunk<'a>),
     /// A ping with its payload. With auto-pong on, the pong is already queued.
-    Ping(&'a [u8]),
+    Ping(ControlPayload),
     /// A pong with its payload.
-    Pong(&'a [u8]),
+    Pong(ControlPayload),
     /// The peer's close frame (`None`: it carried no status code). If we had
     /// not sent a close, our reply is queued; the closing handshake finishes
     /// once [`poll_transmit`](crate::Connection::poll_transmit) wrote it.
-    Close(Option<CloseFrame<'a>>),
+    Close(Option<CloseFrame>),
 }
 
 /// A frame for [`Connection::encode`](crate::Connection::encode) to send.

@@ -48,7 +48,7 @@ pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Role};
 pub use connection::{Connection, NoRng, Received, State};
 pub use error::{ProtocolError, SendError};
-pub use event::{DataChunk, DataKind, Event, Outgoing};
+pub use event::{ControlPayload, DataChunk, DataKind, Event, Outgoing};
 
 /// The README's examples, compiled and run as doc tests.
 #[cfg(doctest)]

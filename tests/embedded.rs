@@ -208,7 +208,7 @@ fn blocking_message_larger_than_buffer_is_1009() {
     ws.send(Outgoing::Binary(&vec![1u8; 70_000])).unwrap();
     let close = ws.read(&mut message).unwrap();
     assert!(
-        matches!(close, Message::Close(Some((CloseCode::MESSAGE_TOO_BIG, _)))),
+        matches!(&close, Message::Close(Some(f)) if f.code == CloseCode::MESSAGE_TOO_BIG),
         "{close:?}"
     );
     drop(ws);
@@ -388,7 +388,7 @@ fn async_client_and_server() {
         // The server replies; then it ends the transport, which this
         // in-memory pipe cannot show, so stop at the reply.
         let reply = match ws.read(&mut message).await? {
-            Message::Close(Some((code, _))) => Some(code),
+            Message::Close(Some(f)) => Some(f.code),
             _ => None,
         };
         Ok::<_, Error<Infallible>>(reply)

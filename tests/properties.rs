@@ -154,7 +154,7 @@ fn own(ev: Event<'_>) -> Ev {
         },
         Event::Ping(p) => Ev::Ping(p.to_vec()),
         Event::Pong(p) => Ev::Pong(p.to_vec()),
-        Event::Close(c) => Ev::Close(c.map(|c| (c.code.0, c.reason.to_owned()))),
+        Event::Close(c) => Ev::Close(c.as_ref().map(|c| (c.code.0, c.reason.as_str().to_owned()))),
     }
 }
 

@@ -206,7 +206,7 @@ impl<S: Transport> WebSocket<S> {
                 Event::Pong(p) => Step::Control(Message::Pong(p.to_vec())),
                 Event::Close(frame) => Step::Control(Message::Close(frame.map(|f| CloseFrame {
                     code: f.code,
-                    reason: f.reason.into(),
+                    reason: f.reason.as_str().into(),
                 }))),
             })?;
             match step {

@@ -8,7 +8,7 @@ use crate::event::{DataChunk, DataKind, Event};
 use crate::frame::{Decoded, FrameHeader, OpCode};
 
 /// The result of one [`Connection::receive`] call.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received<'a> {
     /// How many bytes from the front of the input were used. Drop them once
     /// you are done with `event`, and pass the rest to the next call.
@@ -40,7 +40,7 @@ impl<R: rand_core::Rng> Connection<R> {
     /// assert_eq!(got.consumed, 8);
     /// # Ok::<(), wsock::ProtocolError>(())
     /// ```
-    pub fn receive<'a>(&'a mut self, buf: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+    pub fn receive<'a>(&mut self, buf: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
         let mut pos = 0;
         loop {
             if matches!(self.state, State::CloseReceived | State::Closed) {
@@ -205,7 +205,7 @@ impl<R: rand_core::Rng> Connection<R> {
 
     /// Acts on a complete control frame whose payload is in `self.control`;
     /// on an error the connection has failed.
-    fn on_control_frame(&mut self, op: OpCode) -> Result<Event<'_>, ProtocolError> {
+    fn on_control_frame(&mut self, op: OpCode) -> Result<Event<'static>, ProtocolError> {
         self.rx_frame = RxFrame::None;
         match op {
             OpCode::Ping => {
@@ -214,22 +214,20 @@ impl<R: rand_core::Rng> Connection<R> {
                 if self.config.auto_pong && self.state == State::Open {
                     self.pending_pong = Some(self.control.clone());
                 }
-                Ok(Event::Ping(&self.control))
+                Ok(Event::Ping(self.control.clone()))
             }
-            OpCode::Pong => Ok(Event::Pong(&self.control)),
+            OpCode::Pong => Ok(Event::Pong(self.control.clone())),
             _ => {
-                if let Err(e) = parse_close_payload(&self.control) {
-                    return Err(self.failed(e));
-                }
+                let frame = match parse_close_payload(&self.control) {
+                    Ok(frame) => frame,
+                    Err(e) => return Err(self.failed(e)),
+                };
                 // §5.5.1: reply with a close, echoing the code, unless we
                 // started the closing handshake.
                 self.pending_pong = None;
-                // Validated just above; parsed again so that no borrow of
-                // `self.control` is held across the error path.
-                let frame = parse_close_payload(&self.control).ok().flatten();
                 if self.state == State::Open {
                     self.pending_close = Some(PendingClose {
-                        code: frame.map(|f| f.code),
+                        code: frame.as_ref().map(|f| f.code),
                         reason: "",
                     });
                     self.state = State::CloseReceived;

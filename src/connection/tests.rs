@@ -689,3 +689,20 @@ fn failed_start_frame_changes_nothing() {
         "the same masking key: no key was drawn by the failed calls"
     );
 }
+
+/// An event borrows only the input buffer, never the connection: a data
+/// chunk can be echoed on the same connection while it is held (zero-copy).
+#[test]
+fn data_chunk_can_be_echoed_while_held() {
+    let mut server = Connection::server(Config::new());
+    let mut input = raw(0x82, true, b"echo me");
+    let mut out = [0u8; 32];
+    let got = server.receive(&mut input).unwrap();
+    let Some(Event::Data(chunk)) = got.event else {
+        panic!("expected data")
+    };
+    let n = server
+        .encode(Outgoing::Binary(chunk.payload), &mut out)
+        .unwrap();
+    assert_eq!(&out[..n], b"\x82\x07echo me");
+}

@@ -21,19 +21,15 @@
 pub mod asynch;
 pub mod blocking;
 
-use crate::close::{CloseCode, MAX_REASON_LEN};
+use crate::close::CloseFrame;
 use crate::error::{ProtocolError, SendError};
-use crate::event::{DataKind, Event};
-use crate::frame::MAX_CONTROL_PAYLOAD;
+use crate::event::{ControlPayload, DataKind, Event};
 use crate::handshake::HandshakeError;
 use crate::message::{Message as Assembled, MessageAssembler, SliceBuffer};
 
 /// The most header fields a handshake may carry here (the parser's storage
 /// lives on the stack: 24 × 2 pointers and 2 lengths).
 pub const MAX_HEADERS: usize = 24;
-
-/// A control frame's payload, copied out of the input buffer.
-pub type ControlPayload = heapless::Vec<u8, MAX_CONTROL_PAYLOAD>;
 
 /// Everything that can go wrong on an embedded WebSocket. `E` is the
 /// transport's error.
@@ -108,7 +104,7 @@ pub enum Message<'a> {
     Pong(ControlPayload),
     /// The peer's close frame; `None` when it carried no status code. Our
     /// reply has been sent.
-    Close(Option<(CloseCode, heapless::String<MAX_REASON_LEN>)>),
+    Close(Option<CloseFrame>),
 }
 
 /// What one event contributes to `read`.
@@ -125,12 +121,6 @@ enum Step<'m> {
 
 /// Files one event into the message buffer, or copies a control frame out.
 fn step<'m>(event: Event<'_>, assembler: &mut MessageAssembler<SliceBuffer<'_>>) -> Step<'m> {
-    let copy = |payload: &[u8]| {
-        let mut out = ControlPayload::new();
-        // Control payloads are at most 125 bytes (checked by the frame layer).
-        let _ = out.extend_from_slice(payload);
-        out
-    };
     match event {
         Event::Data(chunk) => match assembler.push(&chunk) {
             Ok(None) => Step::Continue,
@@ -138,14 +128,9 @@ fn step<'m>(event: Event<'_>, assembler: &mut MessageAssembler<SliceBuffer<'_>>)
             Ok(Some(Assembled::Binary(_))) => Step::Whole(DataKind::Binary),
             Err(e) => Step::Fail(e),
         },
-        Event::Ping(p) => Step::Control(Message::Ping(copy(p))),
-        Event::Pong(p) => Step::Control(Message::Pong(copy(p))),
-        Event::Close(frame) => Step::Control(Message::Close(frame.map(|f| {
-            let mut reason = heapless::String::new();
-            // A valid reason has at most 123 bytes (checked by the close rules).
-            let _ = reason.push_str(f.reason);
-            (f.code, reason)
-        }))),
+        Event::Ping(p) => Step::Control(Message::Ping(p)),
+        Event::Pong(p) => Step::Control(Message::Pong(p)),
+        Event::Close(frame) => Step::Control(Message::Close(frame)),
     }
 }
 
