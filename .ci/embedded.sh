@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Embedded checks: wsock built for microcontrollers, run on an emulated
+# Cortex-M3, and measured.
+#
+#   1. installs what is missing: qemu-system-arm, the rustup targets, llvm-tools;
+#   2. builds the library for thumbv6m (no atomics), thumbv7m, thumbv7em and
+#      riscv32imac, with no features and with the embedded adapters;
+#   3. runs the `tests` firmware (the core's test vectors) under QEMU
+#      (lm3s6965evb), in the release and the dev profile: exit status 0
+#      required; then its `deliberately-fail` variant: non-zero required;
+#   4. runs the `echo` firmware under QEMU with UART0 on a loopback TCP port
+#      and the host suite against it (tests/qemu_echo.rs: our std client and
+#      the Python `websockets` client);
+#   5. prints the footprint (flash, static RAM, peak stack) and fails if the
+#      echo firmware exceeds firmware/budget.toml.
+#
+# Usage: .ci/embedded.sh   (from anywhere; about a minute or two once built)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+FW="$ROOT/firmware"
+ELF_DIR="$FW/target/thumbv7m-none-eabi"
+BOARD=(qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic -monitor none
+  -semihosting-config enable=on,target=native)
+TARGETS=(thumbv7m-none-eabi thumbv6m-none-eabi thumbv7em-none-eabihf riscv32imac-unknown-none-elf)
+
+START=$SECONDS
+step() {
+  printf '\n=== embedded: %s   (%ds so far)\n' "$*" "$((SECONDS - START))"
+}
+die() {
+  printf '\nembedded: FAILED: %s\n' "$*" >&2
+  exit 1
+}
+trap 'echo "embedded: FAILED at: ${BASH_COMMAND}" >&2' ERR
+
+# --- 1. tools ---------------------------------------------------------------------------
+step "tools"
+if ! command -v qemu-system-arm >/dev/null; then
+  echo "installing qemu-system-arm"
+  SUDO=()
+  [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
+  # qemu-utils on the same line: installing qemu-system-arm alone removes a
+  # newer qemu-utils that the image may carry (and with it qemu-img).
+  "${SUDO[@]}" apt-get update -qq
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    -o DPkg::Lock::Timeout=300 qemu-system-arm qemu-utils >/dev/null
+fi
+qemu-system-arm --version | head -n 1
+rustup target add "${TARGETS[@]}"
+rustup component add llvm-tools
+SYSROOT="$(rustc --print sysroot)"
+LLVM_SIZE="$(ls "$SYSROOT"/lib/rustlib/*/bin/llvm-size 2>/dev/null | head -n 1)"
+[[ -x "$LLVM_SIZE" ]] || die "llvm-size not found under $SYSROOT (rustup component add llvm-tools)"
+rustc --version
+
+# --- 2. the library for other targets ---------------------------------------------------
+step "the library on microcontroller targets"
+for target in "${TARGETS[@]}"; do
+  for features in "" "embedded-io-async"; do
+    echo "cargo build --target $target --no-default-features${features:+ --features $features}"
+    cargo build -q --target "$target" --no-default-features ${features:+--features "$features"}
+  done
+done
+
+# --- 3. the core's tests on the chip ----------------------------------------------------
+# Runs an ELF under QEMU with an outer timeout; prints its output; sets RUN_STATUS.
+run_elf() {
+  local elf=$1 log=$2
+  set +e
+  timeout 120 "${BOARD[@]}" -kernel "$elf" </dev/null >"$log" 2>&1
+  RUN_STATUS=$?
+  set -e
+  sed 's/^/  | /' "$log"
+}
+
+step "build the firmware"
+(cd "$FW" && cargo build -q --release --bins && cargo build -q --bin tests)
+
+for profile in release debug; do
+  step "the core's tests on the emulated Cortex-M3 ($profile profile)"
+  run_elf "$ELF_DIR/$profile/tests" "$FW/target/tests-$profile.log"
+  [[ $RUN_STATUS -eq 0 ]] || die "the tests firmware ($profile) exited with $RUN_STATUS"
+  grep -Eq '^[0-9]+ passed, 0 failed$' "$FW/target/tests-$profile.log" ||
+    die "the tests firmware ($profile) printed no 'N passed, 0 failed' line"
+done
+
+step "a failing test reaches QEMU's exit status (feature deliberately-fail)"
+(cd "$FW" && cargo build -q --release --bin tests --features deliberately-fail)
+run_elf "$ELF_DIR/release/tests" "$FW/target/tests-deliberately-fail.log"
+[[ $RUN_STATUS -ne 0 ]] || die "the deliberately failing firmware exited with 0"
+grep -q '^FAIL deliberately failing test' "$FW/target/tests-deliberately-fail.log" ||
+  die "the deliberately failing test did not report its failure"
+echo "exit status $RUN_STATUS, as it must be"
+# Put the normal tests binary back, for the footprint table.
+(cd "$FW" && cargo build -q --release --bin tests)
+
+# --- 4. the echo server on the chip, reached from the host --------------------------------
+step "the Python venv (websockets)"
+.ci/autobahn.sh venv
+
+step "build the host suite"
+cargo test -q --all-features --test qemu_echo --no-run
+
+step "the echo firmware under QEMU, the host suite against it"
+PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+ECHO_LOG="$FW/target/echo.log"
+"${BOARD[@]}" -serial "tcp:127.0.0.1:$PORT,server=on,wait=on" \
+  -kernel "$ELF_DIR/release/echo" </dev/null >"$ECHO_LOG" 2>&1 &
+QEMU_PID=$!
+stop_qemu() {
+  if [[ -n "${QEMU_PID:-}" ]] && kill -0 "$QEMU_PID" 2>/dev/null; then
+    kill "$QEMU_PID" 2>/dev/null || true
+    wait "$QEMU_PID" 2>/dev/null || true
+  fi
+  QEMU_PID=
+}
+trap stop_qemu EXIT
+# Wait for QEMU to listen, by looking: connecting would take its one serial line.
+for _ in $(seq 300); do
+  ss -ltn "sport = :$PORT" | grep -q LISTEN && break
+  kill -0 "$QEMU_PID" 2>/dev/null || { cat "$ECHO_LOG"; die "QEMU ended before listening"; }
+  sleep 0.1
+done
+ss -ltn "sport = :$PORT" | grep -q LISTEN || die "QEMU does not listen on 127.0.0.1:$PORT"
+echo "UART0 on 127.0.0.1:$PORT"
+WSOCK_QEMU_ECHO_ADDR="127.0.0.1:$PORT" WSOCK_PYTHON="$ROOT/.venv/bin/python" \
+  timeout 300 cargo test -q --all-features --test qemu_echo -- --ignored --test-threads 1
+stop_qemu
+echo "the firmware's log:"
+sed 's/^/  | /' "$ECHO_LOG"
+grep -Eq 'panic|HardFault' "$ECHO_LOG" && die "the echo firmware panicked or faulted"
+ECHO_STACK=$(grep -Eo 'peak stack [0-9]+' "$ECHO_LOG" | awk '{print $3}' | sort -n | tail -n 1)
+[[ -n "$ECHO_STACK" ]] || die "the echo firmware reported no peak stack"
+SESSIONS=$(grep -c '^echo: session' "$ECHO_LOG")
+[[ $SESSIONS -ge 7 ]] || die "the echo firmware served $SESSIONS sessions, expected at least 7"
+
+# --- 5. footprint --------------------------------------------------------------------------
+step "footprint"
+# text = flash (vector table, code, constants); static RAM = data + bss.
+size_of() { "$LLVM_SIZE" "$1" | awk 'NR == 2 { print $1, $2 + $3 }'; }
+read -r ECHO_TEXT ECHO_RAM < <(size_of "$ELF_DIR/release/echo")
+read -r TESTS_TEXT TESTS_RAM < <(size_of "$ELF_DIR/release/tests")
+TESTS_STACK=$(grep -Eo 'peak stack [0-9]+' "$FW/target/tests-release.log" | awk '{print $3}')
+budget() { sed -n "s/^$1 *= *\([0-9]*\).*/\1/p" "$FW/budget.toml"; }
+BUDGET_TEXT=$(budget echo_text)
+BUDGET_RAM=$(budget echo_static_ram)
+BUDGET_STACK=$(budget echo_peak_stack)
+[[ -n "$BUDGET_TEXT" && -n "$BUDGET_RAM" && -n "$BUDGET_STACK" ]] || die "firmware/budget.toml lacks a budget"
+printf '\n%-24s %12s %16s %14s\n' "firmware (release)" "flash (text)" "static RAM" "peak stack"
+printf '%-24s %12s %16s %14s\n' "echo" "$ECHO_TEXT B" "$ECHO_RAM B" "$ECHO_STACK B"
+printf '%-24s %12s %16s %14s\n' "echo budget" "$BUDGET_TEXT B" "$BUDGET_RAM B" "$BUDGET_STACK B"
+printf '%-24s %12s %16s %14s\n' "tests (not budgeted)" "$TESTS_TEXT B" "$TESTS_RAM B" "$TESTS_STACK B"
+echo "($(rustc --version), opt-level \"s\", LTO, 1 codegen unit, panic = \"abort\")"
+over=()
+((ECHO_TEXT <= BUDGET_TEXT)) || over+=("flash $ECHO_TEXT > $BUDGET_TEXT")
+((ECHO_RAM <= BUDGET_RAM)) || over+=("static RAM $ECHO_RAM > $BUDGET_RAM")
+((ECHO_STACK <= BUDGET_STACK)) || over+=("peak stack $ECHO_STACK > $BUDGET_STACK")
+((${#over[@]} == 0)) || die "the echo firmware is over budget: ${over[*]} (firmware/budget.toml: raise it only as a conscious decision)"
+
+step "all embedded checks passed in $((SECONDS - START)) s"
