@@ -28,12 +28,17 @@
 /// ```
 #[inline]
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
-    // Rotate the key so that `rotated[0]` applies to `data[0]`.
-    let rotated = rotate_key(key, offset);
-    let key_word = u64::from_ne_bytes([
-        rotated[0], rotated[1], rotated[2], rotated[3], rotated[0], rotated[1], rotated[2],
-        rotated[3],
-    ]);
+    // The key as it applies to `data[0..4]`: rotated by the offset. As a
+    // native-endian word, "rotate the bytes left by k" is a rotate right by
+    // 8k bits on little-endian machines and a rotate left on big-endian ones.
+    let shift = 8 * (offset % 4) as u32;
+    let word = u32::from_ne_bytes(key);
+    let rotated = if cfg!(target_endian = "little") {
+        word.rotate_right(shift)
+    } else {
+        word.rotate_left(shift)
+    };
+    let key_word = u64::from(rotated) | (u64::from(rotated) << 32);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
         // `chunks_exact_mut(8)` yields 8-byte slices, so the conversion cannot fail.
@@ -41,8 +46,9 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
         *bytes = (u64::from_ne_bytes(*bytes) ^ key_word).to_ne_bytes();
     }
     // The tail starts at a multiple of 8 (hence of 4), so the rotated key lines up.
+    let tail_key = rotated.to_ne_bytes();
     for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
-        *byte ^= rotated[i & 3];
+        *byte ^= tail_key[i & 3];
     }
 }
 
@@ -57,17 +63,6 @@ pub fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
     let dst = &mut dst[..src.len()];
     dst.copy_from_slice(src);
     apply_mask(dst, key, offset);
-}
-
-/// The key rotated left by `offset % 4`, so that index 0 masks the byte at `offset`.
-#[inline]
-fn rotate_key(key: [u8; 4], offset: u64) -> [u8; 4] {
-    let shift = (offset % 4) as usize;
-    let mut out = [0; 4];
-    for (i, slot) in out.iter_mut().enumerate() {
-        *slot = key[(i + shift) & 3];
-    }
-    out
 }
 
 #[cfg(test)]

@@ -5,7 +5,8 @@ use crate::close::parse_close_payload;
 use crate::config::Role;
 use crate::error::ProtocolError;
 use crate::event::{DataChunk, DataKind, Event};
-use crate::frame::{Decoded, FrameHeader, OpCode};
+use crate::frame::{Decoded, FrameHeader, HeaderParse, OpCode};
+use crate::mask::apply_mask;
 
 /// The result of one [`Connection::receive`] call.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,6 +42,9 @@ impl<R: rand_core::Rng> Connection<R> {
     /// # Ok::<(), wsock::ProtocolError>(())
     /// ```
     pub fn receive<'a>(&mut self, buf: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+        if let Some((header, len)) = self.whole_data_frame_at_front(buf) {
+            return self.receive_whole_data_frame(buf, header, len);
+        }
         let mut pos = 0;
         loop {
             if matches!(self.state, State::CloseReceived | State::Closed) {
@@ -105,15 +109,101 @@ impl<R: rand_core::Rng> Connection<R> {
         }
     }
 
+    /// The fast path for the common case: at a frame boundary, a whole data
+    /// frame — header and payload — at the front of `buf`. Returns its
+    /// header and header length when the case applies.
+    #[inline]
+    fn whole_data_frame_at_front(&self, buf: &[u8]) -> Option<(FrameHeader, usize)> {
+        if !self.decoder.is_at_frame_boundary()
+            || !matches!(self.state, State::Open | State::CloseSent)
+        {
+            return None;
+        }
+        match FrameHeader::parse(buf) {
+            Ok(HeaderParse::Complete { header, len })
+                if !header.opcode.is_control()
+                    && header.payload_len <= (buf.len() - len) as u64 =>
+            {
+                Some((header, len))
+            }
+            _ => None,
+        }
+    }
+
+    /// Receives the whole data frame found by `whole_data_frame_at_front`,
+    /// by the same rules as the general path, only without stepping the
+    /// streaming decoder through it. A frame that is a whole message (FIN
+    /// set, no message open) needs no state across frames at all.
+    #[inline]
+    fn receive_whole_data_frame<'a>(
+        &mut self,
+        buf: &'a mut [u8],
+        header: FrameHeader,
+        len: usize,
+    ) -> Result<Received<'a>, ProtocolError> {
+        // `payload_len` fits: it is at most `buf.len() - len`.
+        let end = len + header.payload_len as usize;
+        let single =
+            header.fin && header.opcode != OpCode::Continuation && self.rx_message.is_none();
+        if !single {
+            if let Err(e) = self.on_header(&header) {
+                return Err(self.failed(e));
+            }
+            let payload = &mut buf[len..end];
+            if let Some(key) = header.mask {
+                apply_mask(payload, key, 0);
+            }
+            let event = self.on_data(payload, true)?;
+            return Ok(Received {
+                consumed: end,
+                event: Some(event),
+            });
+        }
+        if let Err(e) = self.check_header(&header) {
+            return Err(self.failed(e));
+        }
+        if header.payload_len > self.config.max_message_size {
+            return Err(self.failed(ProtocolError::MessageTooLarge {
+                len: header.payload_len,
+                max: self.config.max_message_size,
+            }));
+        }
+        let payload = &mut buf[len..end];
+        if let Some(key) = header.mask {
+            apply_mask(payload, key, 0);
+        }
+        let kind = if header.opcode == OpCode::Text {
+            // §8.1: the whole message is here, so validating it whole is
+            // failing at its first invalid byte.
+            if core::str::from_utf8(payload).is_err() {
+                return Err(self.failed(ProtocolError::InvalidUtf8));
+            }
+            DataKind::Text
+        } else {
+            DataKind::Binary
+        };
+        Ok(Received {
+            consumed: end,
+            event: Some(Event::Data(DataChunk {
+                kind,
+                payload,
+                first: true,
+                last: true,
+                rsv: header.rsv,
+            })),
+        })
+    }
+
     /// Fails the connection and hands the error back.
     fn failed(&mut self, error: ProtocolError) -> ProtocolError {
         self.fail(error);
         error
     }
 
-    /// Checks a complete header against the connection's rules and prepares
-    /// to read its payload.
-    fn on_header(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
+    /// The rules one header must follow on its own, whatever came before:
+    /// masking direction, RSV bits, the frame size limit.
+    #[inline]
+    fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
         // §5.1: clients mask, servers do not.
         match (self.role, h.mask.is_some()) {
             (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
@@ -129,16 +219,23 @@ impl<R: rand_core::Rng> Connection<R> {
         if h.rsv & !owned != 0 {
             return Err(ProtocolError::ReservedBits(h.rsv & !owned));
         }
-        if h.opcode.is_control() {
-            self.control.clear();
-            self.rx_frame = RxFrame::Control(h.opcode);
-            return Ok(());
-        }
-        if h.payload_len > self.config.max_frame_size {
+        if !h.opcode.is_control() && h.payload_len > self.config.max_frame_size {
             return Err(ProtocolError::FrameTooLarge {
                 len: h.payload_len,
                 max: self.config.max_frame_size,
             });
+        }
+        Ok(())
+    }
+
+    /// Checks a complete header against the connection's rules and prepares
+    /// to read its payload.
+    fn on_header(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
+        self.check_header(h)?;
+        if h.opcode.is_control() {
+            self.control.clear();
+            self.rx_frame = RxFrame::Control(h.opcode);
+            return Ok(());
         }
         // §5.4: fragmentation rules.
         let message = match (h.opcode, self.rx_message) {

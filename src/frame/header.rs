@@ -152,31 +152,26 @@ impl FrameHeader {
             }
         }
         let needed = header_len(b1);
-        if buf.len() < needed {
+        let Some(head) = buf.get(..needed) else {
             return Ok(HeaderParse::Incomplete { needed });
-        }
-        let (payload_len, key_at) = match len7 {
-            126 => (u64::from(u16::from_be_bytes([buf[2], buf[3]])), 4),
+        };
+        let payload_len = match len7 {
+            126 => u64::from(u16::from_be_bytes([head[2], head[3]])),
             127 => {
                 let mut raw = [0u8; 8];
-                raw.copy_from_slice(&buf[2..10]);
+                raw.copy_from_slice(&head[2..10]);
                 let len = u64::from_be_bytes(raw);
                 if len >> 63 != 0 {
                     return Err(ProtocolError::LengthOverflow);
                 }
-                (len, 10)
+                len
             }
-            n => (u64::from(n), 2),
+            n => u64::from(n),
         };
-        let mask = if b1 & 0x80 != 0 {
-            Some([
-                buf[key_at],
-                buf[key_at + 1],
-                buf[key_at + 2],
-                buf[key_at + 3],
-            ])
-        } else {
-            None
+        // The masking key, when present, is the header's last four bytes.
+        let mask = match head {
+            [.., k0, k1, k2, k3] if b1 & 0x80 != 0 => Some([*k0, *k1, *k2, *k3]),
+            _ => None,
         };
         Ok(HeaderParse::Complete {
             header: FrameHeader {
