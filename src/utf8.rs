@@ -59,8 +59,8 @@ impl Utf8Validator {
                 return Ok(());
             }
         }
-        match core::str::from_utf8(input) {
-            Ok(_) => Ok(()),
+        match validate(input) {
+            Ok(()) => Ok(()),
             // `error_len() == None`: the input ends inside a code point whose
             // bytes so far are valid; keep them for the next chunk.
             Err(e) if e.error_len().is_none() => {
@@ -103,8 +103,8 @@ impl Utf8Validator {
         let take = (width - have).min(input.len());
         let mut buf = self.pending;
         buf[have..have + take].copy_from_slice(&input[..take]);
-        match core::str::from_utf8(&buf[..have + take]) {
-            Ok(_) => {
+        match validate(&buf[..have + take]) {
+            Ok(()) => {
                 self.pending_len = 0;
                 Ok(&input[take..])
             }
@@ -116,6 +116,14 @@ impl Utf8Validator {
             Err(_) => Err(Utf8Error),
         }
     }
+}
+
+/// Checks `bytes` with SIMD where the CPU has it (`simdutf8`'s `compat`
+/// flavour, which reports the same position and kind of error as
+/// `core::str::from_utf8`, so failing fast is unchanged).
+#[inline]
+pub(crate) fn validate(bytes: &[u8]) -> Result<(), simdutf8::compat::Utf8Error> {
+    simdutf8::compat::from_utf8(bytes).map(|_| ())
 }
 
 #[cfg(test)]

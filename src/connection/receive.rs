@@ -175,7 +175,7 @@ impl<R: rand_core::Rng> Connection<R> {
         let kind = if header.opcode == OpCode::Text {
             // §8.1: the whole message is here, so validating it whole is
             // failing at its first invalid byte.
-            if core::str::from_utf8(payload).is_err() {
+            if crate::utf8::validate(payload).is_err() {
                 return Err(self.failed(ProtocolError::InvalidUtf8));
             }
             DataKind::Text
