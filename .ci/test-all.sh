@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command, also run by .ci/run.
-# Installs what it needs (rustup targets, a Python venv with kosoku and
-# websockets) and stops loudly at the first failure.
+# Installs what it needs (rustup targets and components, a Python venv with
+# kosoku and websockets, QEMU, cargo-fuzz) and stops loudly at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -46,5 +46,11 @@ cargo build --release --examples
 
 step "the demo runs"
 cargo run --release --example demo
+
+step "embedded: other targets, core test vectors on an emulated Cortex-M3, echo firmware, footprint"
+.ci/embedded.sh
+
+step "smoke-fuzzing: every fuzz target for a bounded time (FUZZ_SECONDS, default 30)"
+.ci/fuzz-smoke.sh
 
 step "all checks passed"
