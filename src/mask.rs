@@ -28,17 +28,7 @@
 /// ```
 #[inline]
 pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
-    // The key as it applies to `data[0..4]`: rotated by the offset. As a
-    // native-endian word, "rotate the bytes left by k" is a rotate right by
-    // 8k bits on little-endian machines and a rotate left on big-endian ones.
-    let shift = 8 * (offset % 4) as u32;
-    let word = u32::from_ne_bytes(key);
-    let rotated = if cfg!(target_endian = "little") {
-        word.rotate_right(shift)
-    } else {
-        word.rotate_left(shift)
-    };
-    let key_word = u64::from(rotated) | (u64::from(rotated) << 32);
+    let (key_word, tail_key) = key_words(key, offset);
     let mut chunks = data.chunks_exact_mut(8);
     for chunk in &mut chunks {
         // `chunks_exact_mut(8)` yields 8-byte slices, so the conversion cannot fail.
@@ -46,7 +36,6 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
         *bytes = (u64::from_ne_bytes(*bytes) ^ key_word).to_ne_bytes();
     }
     // The tail starts at a multiple of 8 (hence of 4), so the rotated key lines up.
-    let tail_key = rotated.to_ne_bytes();
     for (i, byte) in chunks.into_remainder().iter_mut().enumerate() {
         *byte ^= tail_key[i & 3];
     }
@@ -61,8 +50,41 @@ pub fn apply_mask(data: &mut [u8], key: [u8; 4], offset: u64) {
 #[inline]
 pub fn copy_masked(dst: &mut [u8], src: &[u8], key: [u8; 4], offset: u64) {
     let dst = &mut dst[..src.len()];
-    dst.copy_from_slice(src);
-    apply_mask(dst, key, offset);
+    let (key_word, tail_key) = key_words(key, offset);
+    let mut out = dst.chunks_exact_mut(8);
+    let mut inp = src.chunks_exact(8);
+    for (o, i) in (&mut out).zip(&mut inp) {
+        // Both iterators yield 8-byte slices, so the conversions cannot fail.
+        let word = u64::from_ne_bytes(i.try_into().expect("chunk of 8 bytes")) ^ key_word;
+        o.copy_from_slice(&word.to_ne_bytes());
+    }
+    for (k, (o, i)) in out
+        .into_remainder()
+        .iter_mut()
+        .zip(inp.remainder())
+        .enumerate()
+    {
+        *o = i ^ tail_key[k & 3];
+    }
+}
+
+/// The key as a 64-bit word and as 4 bytes, rotated so that their first
+/// byte masks the payload byte at `offset`. As a native-endian word,
+/// "rotate the bytes left by k" is a rotate right by 8k bits on
+/// little-endian machines and a rotate left on big-endian ones.
+#[inline]
+fn key_words(key: [u8; 4], offset: u64) -> (u64, [u8; 4]) {
+    let shift = 8 * (offset % 4) as u32;
+    let word = u32::from_ne_bytes(key);
+    let rotated = if cfg!(target_endian = "little") {
+        word.rotate_right(shift)
+    } else {
+        word.rotate_left(shift)
+    };
+    (
+        u64::from(rotated) | (u64::from(rotated) << 32),
+        rotated.to_ne_bytes(),
+    )
 }
 
 #[cfg(test)]
