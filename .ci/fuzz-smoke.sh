@@ -23,6 +23,11 @@ if ! cargo fuzz --version >/dev/null 2>&1; then
     cargo install --locked cargo-fuzz
 fi
 
+# AddressSanitizer's quarantine of freed memory (256 MiB by default) would
+# take half of the 512 MiB RSS limit; keep it small so the limit catches
+# real growth.
+export ASAN_OPTIONS="${ASAN_OPTIONS:-quarantine_size_mb=64}"
+
 cd fuzz
 echo "=== building the fuzz targets"
 cargo +nightly fuzz build
