@@ -27,6 +27,10 @@ cargo build --no-default-features
 cargo build --no-default-features --target thumbv7m-none-eabi
 cargo build --no-default-features --features alloc --target thumbv7m-none-eabi
 
+step "MSRV: the library builds with Rust 1.88 (rust-version in Cargo.toml)"
+rustup toolchain install 1.88 --profile minimal >/dev/null
+CARGO_TARGET_DIR=target/msrv cargo +1.88 build --all-features --lib
+
 step "tests: unit, integration, properties, doc (default features)"
 cargo test --all-features
 
