@@ -46,6 +46,12 @@ impl<'a> SliceBuffer<'a> {
 }
 
 impl<'a> SliceBuffer<'a> {
+    /// A buffer whose first `len` bytes already hold collected data (e.g. a
+    /// message interrupted by a control frame); `None` if `buf` is shorter.
+    pub fn resume(buf: &'a mut [u8], len: usize) -> Option<Self> {
+        (len <= buf.len()).then_some(SliceBuffer { buf, len })
+    }
+
     /// The collected bytes, for as long as the underlying slice lives.
     pub fn into_filled(self) -> &'a mut [u8] {
         let SliceBuffer { buf, len } = self;
@@ -172,9 +178,9 @@ impl<B: MessageBuffer> MessageAssembler<B> {
             // pushed out of order (or from two connections) could still
             // join into invalid UTF-8, so a `&str` is only handed out after
             // a check: SIMD-fast, and safe code throughout.
-            DataKind::Text => Message::Text(
-                simdutf8::basic::from_utf8(bytes).map_err(|_| ProtocolError::InvalidUtf8)?,
-            ),
+            DataKind::Text => {
+                Message::Text(crate::utf8::as_str(bytes).ok_or(ProtocolError::InvalidUtf8)?)
+            }
             DataKind::Binary => Message::Binary(bytes),
         }))
     }

@@ -121,9 +121,26 @@ impl Utf8Validator {
 /// Checks `bytes` with SIMD where the CPU has it (`simdutf8`'s `compat`
 /// flavour, which reports the same position and kind of error as
 /// `core::str::from_utf8`, so failing fast is unchanged).
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
 #[inline]
 pub(crate) fn validate(bytes: &[u8]) -> Result<(), simdutf8::compat::Utf8Error> {
     simdutf8::compat::from_utf8(bytes).map(|_| ())
+}
+
+/// Checks `bytes` (targets without SIMD: core's validator).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+#[inline]
+pub(crate) fn validate(bytes: &[u8]) -> Result<(), core::str::Utf8Error> {
+    core::str::from_utf8(bytes).map(|_| ())
+}
+
+/// Checks that `bytes` are UTF-8 and returns them as text.
+#[inline]
+pub(crate) fn as_str(bytes: &[u8]) -> Option<&str> {
+    #[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+    return simdutf8::basic::from_utf8(bytes).ok();
+    #[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+    return core::str::from_utf8(bytes).ok();
 }
 
 #[cfg(test)]

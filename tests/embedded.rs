@@ -397,3 +397,46 @@ fn async_client_and_server() {
     assert_eq!(client_result.unwrap(), Some(CloseCode(4000)));
     assert_eq!(server_result.unwrap(), ["async hello"]);
 }
+
+/// §5.4 / §5.5: a ping between two fragments is reported, and the message
+/// resumes in the same buffer — even with a code point split across the
+/// fragments (no false 1007). Found by the on-chip tests.
+#[test]
+fn blocking_control_frame_inside_a_fragmented_message() {
+    let (client_end, server_end) = duplex();
+    let server = std::thread::spawn(move || {
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 256], [0u8; 64]);
+        let mut ws = blocking::accept(server_end, Config::new(), &mut input, &mut output, |_| {
+            Ok(Accept::default())
+        })?;
+        let first = format!("{:?}", ws.read(&mut message)?);
+        let second = format!("{:?}", ws.read(&mut message)?);
+        Ok::<_, Error<Infallible>>((first, second))
+    });
+    let (mut input, mut output) = ([0u8; 512], [0u8; 300]);
+    let (mut ws, _) = blocking::client(
+        client_end,
+        &request(),
+        Config::new(),
+        TestRng(10),
+        &mut input,
+        &mut output,
+    )
+    .unwrap();
+    ws.send(Outgoing::Fragment {
+        kind: DataKind::Text,
+        payload: b"fr\xCE",
+        last: false,
+    })
+    .unwrap();
+    ws.send(Outgoing::Ping(b"mid")).unwrap();
+    ws.send(Outgoing::Fragment {
+        kind: DataKind::Text,
+        payload: b"\xBAag",
+        last: true,
+    })
+    .unwrap();
+    let (first, second) = server.join().unwrap().unwrap();
+    assert!(first.starts_with("Ping("), "{first}");
+    assert_eq!(second, format!("{:?}", Message::Text("frκag")));
+}

@@ -39,12 +39,12 @@ use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::{Connection, NoRng, State};
 use crate::driver::Driver;
-use crate::error::SendError;
+use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
+use crate::handshake::EMPTY_HEADER;
 use crate::handshake::client::{ClientHandshake, ClientRequest};
 use crate::handshake::server::{Accept, Request, write_rejection};
-use crate::handshake::{EMPTY_HEADER, HandshakeError};
-use crate::message::{MessageAssembler, SliceBuffer};
+use crate::message::{MessageAssembler, MessageBuffer, SliceBuffer};
 use embedded_io::{Read, Write};
 
 /// What [`client`] returns: the WebSocket and the subprotocol the server
@@ -57,6 +57,9 @@ pub type Connected<'b, 'r, T, R> = (WebSocket<'b, T, R>, Option<&'r str>);
 pub struct WebSocket<'b, T, R = NoRng> {
     transport: T,
     driver: Driver<R, &'b mut [u8], &'b mut [u8]>,
+    /// Bytes of an unfinished message already in the caller's message
+    /// buffer (a control frame, an error or a cancelled read came first).
+    partial: usize,
 }
 
 /// Opens a client connection: writes the upgrade request for `request`,
@@ -95,7 +98,7 @@ where
     };
     let conn = Connection::client(config, rng);
     let driver = Driver::with_buffered_input(conn, input, len..filled, output);
-    Ok((WebSocket { transport, driver }, subprotocol))
+    Ok((WebSocket::from_driver(transport, driver), subprotocol))
 }
 
 /// Accepts a client: reads the upgrade request (it must fit in `input`),
@@ -115,12 +118,34 @@ where
 {
     let limit = input.len();
     let mut filled = 0;
-    loop {
+    let (n, len) = loop {
         filled += read_some(&mut transport, &mut input[filled..])?;
         let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-        match Request::parse(&input[..filled], &mut headers, limit) {
+        let request = match Request::parse(&input[..filled], &mut headers, limit) {
             Ok(None) => continue,
-            Ok(Some(_)) => break,
+            Ok(Some(request)) => request,
+            Err(e) => {
+                return Err(refuse(
+                    &mut transport,
+                    output,
+                    e.status(),
+                    Error::Handshake(e),
+                ));
+            }
+        };
+        let accept = match decide(&request) {
+            Ok(accept) => accept,
+            Err(status) => {
+                return Err(refuse(
+                    &mut transport,
+                    output,
+                    status,
+                    Error::Refused { status },
+                ));
+            }
+        };
+        match request.accept(&accept, output) {
+            Ok(n) => break (n, request.len),
             Err(e) => {
                 return Err(refuse(
                     &mut transport,
@@ -130,38 +155,11 @@ where
                 ));
             }
         }
-    }
-    let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-    // The same bytes parsed completely just above.
-    let request = Request::parse(&input[..filled], &mut headers, limit)?
-        .ok_or(HandshakeError::Malformed("incomplete request"))?;
-    let accept = match decide(&request) {
-        Ok(accept) => accept,
-        Err(status) => {
-            return Err(refuse(
-                &mut transport,
-                output,
-                status,
-                Error::Refused { status },
-            ));
-        }
     };
-    let n = match request.accept(&accept, output) {
-        Ok(n) => n,
-        Err(e) => {
-            return Err(refuse(
-                &mut transport,
-                output,
-                e.status(),
-                Error::Handshake(e),
-            ));
-        }
-    };
-    let len = request.len;
     write_all(&mut transport, &output[..n])?;
     let driver =
         Driver::with_buffered_input(Connection::server(config), input, len..filled, output);
-    Ok(WebSocket { transport, driver })
+    Ok(WebSocket::from_driver(transport, driver))
 }
 
 /// Answers a refused handshake with `status` (best effort) and returns `error`.
@@ -196,19 +194,39 @@ where
 {
     /// Wraps a transport whose handshake happened elsewhere.
     pub fn from_driver(transport: T, driver: Driver<R, &'b mut [u8], &'b mut [u8]>) -> Self {
-        WebSocket { transport, driver }
+        WebSocket {
+            transport,
+            driver,
+            partial: 0,
+        }
     }
 
     /// Reads the next whole message into `buf`, or a control frame. A
     /// message larger than `buf` fails the connection with 1009. Pings are
     /// answered and the peer's close is replied to before this returns;
     /// after the closing handshake it returns [`Error::ConnectionClosed`].
+    ///
+    /// A control frame may arrive in the middle of a fragmented message:
+    /// `read` returns it and keeps the part of the message already in `buf`.
+    /// Pass the same buffer to the next `read` to continue the message (the
+    /// same holds after an error or, for the async adapter, a cancelled read).
     pub fn read<'m>(&mut self, buf: &'m mut [u8]) -> Result<Message<'m>, Error<T::Error>> {
-        let mut assembler = MessageAssembler::new(SliceBuffer::new(buf));
+        let capacity = buf.len() as u64;
+        let Some(resumed) = SliceBuffer::resume(buf, self.partial) else {
+            let too_small = ProtocolError::MessageTooLarge {
+                len: self.partial as u64,
+                max: capacity,
+            };
+            return Err(self.fail(too_small));
+        };
+        let mut assembler = MessageAssembler::new(resumed);
         loop {
-            match self.with_next_event(|event| step(event, &mut assembler))? {
+            let step = self.with_next_event(|event| step(event, &mut assembler));
+            self.partial = assembler.buffer_mut().bytes().len();
+            match step? {
                 Step::Continue => continue,
                 Step::Whole(kind) => {
+                    self.partial = 0;
                     return whole_message(kind, assembler.into_inner().into_filled());
                 }
                 Step::Control(message) => {
@@ -216,12 +234,19 @@ where
                     return Ok(message);
                 }
                 Step::Fail(e) => {
-                    self.driver.connection_mut().fail(e);
-                    let _ = self.flush_owed();
-                    return Err(Error::Protocol(e));
+                    self.partial = 0;
+                    return Err(self.fail(e));
                 }
             }
         }
+    }
+
+    /// Fails the connection for `error`, sending the close frame if the
+    /// transport allows, and hands the error back.
+    fn fail(&mut self, error: ProtocolError) -> Error<T::Error> {
+        self.driver.connection_mut().fail(error);
+        let _ = self.flush_owed();
+        Error::Protocol(error)
     }
 
     /// Reads the next event and hands it to `f`: data in chunks borrowed

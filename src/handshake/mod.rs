@@ -198,7 +198,7 @@ fn first_header<'b>(headers: &[Header<'b>], name: &str) -> Option<&'b [u8]> {
 fn header_str<'b>(headers: &[Header<'b>], name: &str) -> Option<&'b str> {
     first_header(headers, name)
         .and_then(|v| core::str::from_utf8(v).ok())
-        .map(str::trim)
+        .map(str::trim_ascii)
 }
 
 /// The comma-separated elements of every `name` header, trimmed, empty ones
@@ -210,7 +210,7 @@ fn list_elements<'h, 'b>(
     header_values(headers, name)
         .filter_map(|v| core::str::from_utf8(v).ok())
         .flat_map(|v| v.split(','))
-        .map(str::trim)
+        .map(str::trim_ascii)
         .filter(|t| !t.is_empty())
 }
 
@@ -221,7 +221,7 @@ fn has_token(headers: &[Header<'_>], name: &'static str, token: &str) -> bool {
 
 /// The name of an extension offer or selection (`name; param=value`).
 fn extension_name(element: &str) -> &str {
-    element.split(';').next().unwrap_or("").trim()
+    element.split(';').next().unwrap_or("").trim_ascii()
 }
 
 /// True if `s` is a non-empty HTTP token (RFC 9110 §5.6.2).

@@ -4,8 +4,7 @@
 //! semihosting; then `N passed, M failed` and the stack's high-water mark.
 //! QEMU's exit status is 0 only if every test passed; a panic (through
 //! `panic-semihosting`) or a HardFault exits with 1 too. The feature
-//! `deliberately-fail` adds a failing test, to prove that in CI; the feature
-//! `known-bugs` adds tests of bugs found here and not fixed yet.
+//! `deliberately-fail` adds a failing test, to prove that in CI.
 //!
 //! The vectors are the ones of the core's unit tests (RFC 6455 examples
 //! and rules), here checked on a 32-bit target with the release profile the
@@ -163,17 +162,11 @@ const TESTS: &[(&str, Test)] = &[
         "exchange: too large a message gets 1009",
         exchange_message_too_big,
     ),
-];
-
-/// With the feature `known-bugs`, tests of bugs not fixed yet.
-const KNOWN_BUGS: &[(&str, Test)] = if cfg!(feature = "known-bugs") {
-    &[(
+    (
         "exchange: a ping between fragments keeps the message",
         exchange_ping_between_fragments,
-    )]
-} else {
-    &[]
-};
+    ),
+];
 
 /// With the feature `deliberately-fail`, a test that fails.
 const DELIBERATE: &[(&str, Test)] = if cfg!(feature = "deliberately-fail") {
@@ -189,7 +182,7 @@ fn main() -> ! {
         wsock_firmware::exit(false)
     };
     let (mut passed, mut failed) = (0u32, 0u32);
-    for (name, test) in TESTS.iter().chain(KNOWN_BUGS).chain(DELIBERATE) {
+    for (name, test) in TESTS.iter().chain(DELIBERATE) {
         match test(scratch) {
             Ok(()) => {
                 passed += 1;
@@ -1841,7 +1834,8 @@ fn scripted_session(
 /// message must still arrive whole. Known bug: the embedded adapters' `read`
 /// returns the ping and drops the fragments assembled so far, so the next
 /// `read` returns only the tail (`"ag"`; for text split inside a code
-/// point, a false 1007). Run with `--features known-bugs`.
+/// point, a false 1007). Found on the chip; fixed by keeping the partial
+/// message's length in the WebSocket.
 static PING_BETWEEN_FRAGMENTS: [Exchange; 2] = [
     Exchange {
         send: &[
