@@ -1,0 +1,256 @@
+//! `loopback [OPTIONS]` — runs every scenario against every echo server on
+//! 127.0.0.1, alternating the servers (A B C D A B C D …) for a number of
+//! rounds, and prints the medians as a markdown table.
+//!
+//! Options: `--rounds N` (3), `--warm-up S` (1), `--seconds S` (3),
+//! `--threads N` (load-generator threads, 2), `--servers a,b,…`,
+//! `--scenarios 1,2,…` (1-based indices into the list), `--raw FILE`
+//! (append one line per run).
+//!
+//! Each server runs as its own process (`server LIBRARY 127.0.0.1:0`, built
+//! beside this binary), started fresh for every run and killed after it.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::process::{Child, Command, ExitCode, Stdio};
+use std::time::Duration;
+use wsock_loopback::{Outcome, SCENARIOS, Scenario, Timing, run};
+
+const SERVERS: [&str; 4] = ["wsock", "tungstenite", "fastwebsockets", "tokio-websockets"];
+
+struct Args {
+    rounds: usize,
+    timing: Timing,
+    threads: usize,
+    servers: Vec<String>,
+    scenarios: Vec<Scenario>,
+    raw: Option<String>,
+}
+
+fn parse_args() -> Result<Args, String> {
+    let mut args = Args {
+        rounds: 3,
+        timing: Timing {
+            warm_up: Duration::from_secs(1),
+            measure: Duration::from_secs(3),
+        },
+        threads: 2,
+        servers: SERVERS.iter().map(|s| s.to_string()).collect(),
+        scenarios: SCENARIOS.to_vec(),
+        raw: None,
+    };
+    let mut it = std::env::args().skip(1);
+    while let Some(flag) = it.next() {
+        let mut value = || it.next().ok_or(format!("{flag} needs a value"));
+        let secs = |v: String| {
+            v.parse::<f64>()
+                .map(Duration::from_secs_f64)
+                .map_err(|e| format!("{v}: {e}"))
+        };
+        match flag.as_str() {
+            "--rounds" => args.rounds = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--warm-up" => args.timing.warm_up = secs(value()?)?,
+            "--seconds" => args.timing.measure = secs(value()?)?,
+            "--threads" => args.threads = value()?.parse().map_err(|e| format!("{e}"))?,
+            "--servers" => args.servers = value()?.split(',').map(String::from).collect(),
+            "--scenarios" => {
+                args.scenarios = value()?
+                    .split(',')
+                    .map(|i| {
+                        i.parse::<usize>()
+                            .ok()
+                            .and_then(|i| SCENARIOS.get(i.wrapping_sub(1)).copied())
+                            .ok_or(format!("no scenario {i}"))
+                    })
+                    .collect::<Result<_, _>>()?
+            }
+            "--raw" => args.raw = Some(value()?),
+            other => return Err(format!("unknown option {other}")),
+        }
+    }
+    Ok(args)
+}
+
+/// Starts `server LIBRARY 127.0.0.1:0` and reads the address it bound.
+fn start_server(lib: &str) -> Result<(Child, SocketAddr), String> {
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let server = exe.with_file_name("server");
+    let mut child = Command::new(&server)
+        .args([lib, "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stdin(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{}: {e}", server.display()))?;
+    let mut line = String::new();
+    let stdout = child.stdout.take().expect("piped stdout");
+    BufReader::new(stdout)
+        .read_line(&mut line)
+        .map_err(|e| e.to_string())?;
+    let addr = line
+        .trim()
+        .strip_prefix("listening ")
+        .and_then(|a| a.parse().ok())
+        .ok_or(format!("{lib} server said {line:?}"))?;
+    Ok((child, addr))
+}
+
+fn stop_server(mut child: Child) {
+    let _ = child.kill();
+    let _ = child.wait();
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    let n = values.len();
+    if n == 0 {
+        return f64::NAN;
+    }
+    if n % 2 == 1 {
+        values[n / 2]
+    } else {
+        (values[n / 2 - 1] + values[n / 2]) / 2.0
+    }
+}
+
+fn main() -> ExitCode {
+    let args = match parse_args() {
+        Ok(args) => args,
+        Err(e) => {
+            eprintln!("loopback: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut raw = args.raw.as_ref().map(|path| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .expect("raw results file")
+    });
+    // results[scenario][server] = outcomes over the rounds
+    let mut results: Vec<Vec<Vec<Outcome>>> =
+        vec![vec![Vec::new(); args.servers.len()]; args.scenarios.len()];
+    let mut failed = false;
+    const COLUMNS: &str =
+        "messages/s | MB/s | p50 µs | p99 µs | server cores | load-gen cores | echoes checked";
+    eprintln!("round | scenario | server | {COLUMNS}");
+    if let Some(file) = raw.as_mut() {
+        let _ = writeln!(
+            file,
+            "round\tscenario\tserver\t{}",
+            COLUMNS.replace(" | ", "\t")
+        );
+    }
+    for round in 1..=args.rounds {
+        for (si, scenario) in args.scenarios.iter().enumerate() {
+            for (li, lib) in args.servers.iter().enumerate() {
+                let (child, addr) = match start_server(lib) {
+                    Ok(started) => started,
+                    Err(e) => {
+                        eprintln!("loopback: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                };
+                let outcome = run(addr, *scenario, args.timing, args.threads, Some(child.id()));
+                stop_server(child);
+                match outcome {
+                    Ok(o) => {
+                        let cells = [
+                            format!("{:.0}", o.messages_per_sec),
+                            format!("{:.2}", o.mb_per_sec),
+                            format!("{:.1}", o.p50_us),
+                            format!("{:.1}", o.p99_us),
+                            format!("{:.2}", o.server_cpu.unwrap_or(f64::NAN)),
+                            format!("{:.2}", o.loadgen_cpu.unwrap_or(f64::NAN)),
+                            o.checked.to_string(),
+                        ];
+                        eprintln!(
+                            "round {round} | {} | {lib} | {}",
+                            scenario.name,
+                            cells.join(" | ")
+                        );
+                        if let Some(file) = raw.as_mut() {
+                            let _ = writeln!(
+                                file,
+                                "{round}\t{}\t{lib}\t{}",
+                                scenario.name,
+                                cells.join("\t")
+                            );
+                        }
+                        results[si][li].push(o);
+                    }
+                    Err(e) => {
+                        eprintln!("round {round} | {} | {lib}: FAILED: {e}", scenario.name);
+                        failed = true;
+                    }
+                }
+                // Let sockets and threads of the killed server go.
+                std::thread::sleep(Duration::from_millis(200));
+            }
+        }
+    }
+    print_tables(&args, &results);
+    if failed {
+        eprintln!(
+            "loopback: some runs failed (see above); their servers are left out of the medians"
+        );
+        return ExitCode::FAILURE;
+    }
+    ExitCode::SUCCESS
+}
+
+fn print_tables(args: &Args, results: &[Vec<Vec<Outcome>>]) {
+    println!(
+        "Medians of {} rounds; each run {:.1} s warm-up + {:.1} s measured; load generator: {} thread(s).\n",
+        args.rounds,
+        args.timing.warm_up.as_secs_f64(),
+        args.timing.measure.as_secs_f64(),
+        args.threads
+    );
+    println!(
+        "| scenario (conns × size × in flight) | server | messages/s | MB/s | p50 µs | p99 µs | server CPU (cores) | load-gen CPU (cores) |"
+    );
+    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    let mut summary = Vec::new();
+    for (si, scenario) in args.scenarios.iter().enumerate() {
+        let mut best_peer: Option<(f64, &str)> = None;
+        let mut ours = None;
+        for (li, lib) in args.servers.iter().enumerate() {
+            let runs = &results[si][li];
+            if runs.is_empty() {
+                println!("| {} | {lib} | failed | | | | | |", scenario.name);
+                continue;
+            }
+            let m = |f: fn(&Outcome) -> f64| median(runs.iter().map(f).collect());
+            let rate = m(|o| o.messages_per_sec);
+            println!(
+                "| {} | {lib} | {:.0} | {:.1} | {:.1} | {:.1} | {:.2} | {:.2} |",
+                scenario.name,
+                rate,
+                m(|o| o.mb_per_sec),
+                m(|o| o.p50_us),
+                m(|o| o.p99_us),
+                m(|o| o.server_cpu.unwrap_or(f64::NAN)),
+                m(|o| o.loadgen_cpu.unwrap_or(f64::NAN)),
+            );
+            if lib == "wsock" {
+                ours = Some((rate, m(|o| o.p50_us), m(|o| o.p99_us)));
+            } else if best_peer.is_none_or(|(r, _)| rate > r) {
+                best_peer = Some((rate, lib.as_str()));
+            }
+        }
+        summary.push((scenario.name, ours, best_peer));
+    }
+    println!();
+    println!("| scenario | wsock messages/s | best peer | its messages/s | wsock ÷ best peer |");
+    println!("|---|---:|---|---:|---:|");
+    for (name, ours, best) in summary {
+        match (ours, best) {
+            (Some((rate, _, _)), Some((peer_rate, peer))) => println!(
+                "| {name} | {rate:.0} | {peer} | {peer_rate:.0} | {:.2}× |",
+                rate / peer_rate
+            ),
+            _ => println!("| {name} | – | – | – | – |"),
+        }
+    }
+}

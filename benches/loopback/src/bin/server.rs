@@ -1,0 +1,201 @@
+//! `server LIBRARY ADDR` — a WebSocket echo server on one library, for the
+//! loopback benchmark. Prints `listening ADDR` once bound, then echoes every
+//! text and binary message until killed.
+//!
+//! Each library is used the way its documentation shows an echo server,
+//! with its fastest settings, TCP_NODELAY on every connection, and limits
+//! of 64 MiB per message:
+//!
+//! - `wsock`: the std adapter (`wsock::blocking`), a thread per connection;
+//!   `read` + `write`, so replies are queued and a read flushes them before
+//!   it blocks: a burst of messages is answered with one write.
+//! - `tungstenite`: sync, a thread per connection; `read` + `send` (its
+//!   `read` flushes only pongs and closes, so data replies need `send`).
+//! - `fastwebsockets`: a current-thread tokio runtime; its echo example's
+//!   `FragmentCollector` with `read_frame` + `write_frame` (each reply is
+//!   written at once; vectored writes on).
+//!   The HTTP upgrade is done by hand (its server upgrade needs hyper), then
+//!   `WebSocket::after_handshake` on the raw `TcpStream`.
+//! - `tokio-websockets`: a current-thread tokio runtime; `ServerBuilder::accept`,
+//!   then `next` + `send` (its `next` flushes queued frames before each
+//!   message, so `feed` would not batch either).
+
+use std::io::Write;
+use std::net::{TcpListener, TcpStream};
+use std::process::ExitCode;
+
+const MAX_MESSAGE: usize = 64 << 20;
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let [lib, addr] = &args[..] else {
+        eprintln!("usage: server wsock|tungstenite|fastwebsockets|tokio-websockets ADDR");
+        return ExitCode::from(2);
+    };
+    match lib.as_str() {
+        "wsock" => threads(addr, wsock_conn),
+        "tungstenite" => threads(addr, tungstenite_conn),
+        "fastwebsockets" => tasks(addr, fastwebsockets_conn),
+        "tokio-websockets" => tasks(addr, tokio_websockets_conn),
+        other => {
+            eprintln!("server: unknown library {other}");
+            return ExitCode::from(2);
+        }
+    }
+    ExitCode::SUCCESS
+}
+
+fn announce(addr: std::net::SocketAddr) {
+    println!("listening {addr}");
+    let _ = std::io::stdout().flush();
+}
+
+/// Thread per connection.
+fn threads(addr: &str, handle: fn(TcpStream)) {
+    let listener = TcpListener::bind(addr).expect("bind");
+    announce(listener.local_addr().expect("local address"));
+    for stream in listener.incoming() {
+        let Ok(stream) = stream else { continue };
+        let _ = stream.set_nodelay(true);
+        std::thread::spawn(move || handle(stream));
+    }
+}
+
+fn wsock_conn(stream: TcpStream) {
+    use wsock::blocking::{Acceptance, Message, Options, accept_with};
+    use wsock::{Config, Outgoing};
+    let read_buffer = std::env::var("WSOCK_READ_BUFFER")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(8 << 10);
+    let options = Options::new()
+        .protocol(
+            Config::new()
+                .max_message_size(MAX_MESSAGE as u64)
+                .max_frame_size(MAX_MESSAGE as u64),
+        )
+        .read_buffer_size(read_buffer);
+    let Ok(mut ws) = accept_with(stream, options, |_| Ok(Acceptance::default())) else {
+        return;
+    };
+    loop {
+        let queued = match ws.read() {
+            Ok(Message::Binary(bytes)) => ws.write(Outgoing::Binary(&bytes)),
+            Ok(Message::Text(text)) => ws.write(Outgoing::Text(&text)),
+            Ok(_) => Ok(()),
+            Err(_) => return,
+        };
+        if queued.is_err() {
+            return;
+        }
+    }
+}
+
+fn tungstenite_conn(stream: TcpStream) {
+    let Ok(mut ws) = tungstenite::accept(stream) else {
+        return;
+    };
+    while let Ok(message) = ws.read() {
+        if (message.is_binary() || message.is_text()) && ws.send(message).is_err() {
+            return;
+        }
+    }
+}
+
+/// Accepts on a current-thread tokio runtime and runs `handle` as a task
+/// per connection.
+fn tasks<F, Fut>(addr: &str, handle: F)
+where
+    F: Fn(tokio::net::TcpStream) -> Fut,
+    Fut: std::future::Future<Output = ()> + 'static,
+{
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_io()
+        .build()
+        .expect("runtime");
+    let local = tokio::task::LocalSet::new();
+    local.block_on(&rt, async {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        announce(listener.local_addr().expect("local address"));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::task::spawn_local(handle(stream));
+        }
+    });
+}
+
+async fn fastwebsockets_conn(mut stream: tokio::net::TcpStream) {
+    use fastwebsockets::{FragmentCollector, OpCode, Role, WebSocket};
+    if upgrade_by_hand(&mut stream).await.is_err() {
+        return;
+    }
+    let mut ws = WebSocket::after_handshake(stream, Role::Server);
+    ws.set_max_message_size(MAX_MESSAGE);
+    ws.set_auto_close(true);
+    ws.set_auto_pong(true);
+    // As its echo example: the collector hands out frames with the mask
+    // removed (echoing `WebSocket::read_frame`'s frame as is would send the
+    // client's key back with the mask bit set).
+    let mut ws = FragmentCollector::new(ws);
+    while let Ok(frame) = ws.read_frame().await {
+        let reply = match frame.opcode {
+            OpCode::Close => return,
+            OpCode::Text | OpCode::Binary => ws.write_frame(frame).await,
+            _ => Ok(()),
+        };
+        if reply.is_err() {
+            return;
+        }
+    }
+}
+
+/// The server side of the opening handshake (RFC 6455 §4.2.2), minimal:
+/// the load generator sends nothing after its request until the 101.
+async fn upgrade_by_hand(stream: &mut tokio::net::TcpStream) -> std::io::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut request = Vec::new();
+    let mut buf = [0u8; 2048];
+    while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+        let n = stream.read(&mut buf).await?;
+        if n == 0 || request.len() > 16 * 1024 {
+            return Err(std::io::ErrorKind::InvalidData.into());
+        }
+        request.extend_from_slice(&buf[..n]);
+    }
+    let text = String::from_utf8_lossy(&request);
+    let key = text
+        .lines()
+        .find_map(|line| {
+            let (name, value) = line.split_once(':')?;
+            name.eq_ignore_ascii_case("sec-websocket-key")
+                .then(|| value.trim().to_string())
+        })
+        .ok_or(std::io::ErrorKind::InvalidData)?;
+    let accept = wsock::handshake::accept_key(key.as_bytes());
+    let accept = std::str::from_utf8(&accept).map_err(|_| std::io::ErrorKind::InvalidData)?;
+    let response = format!(
+        "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+         Sec-WebSocket-Accept: {accept}\r\n\r\n"
+    );
+    stream.write_all(response.as_bytes()).await
+}
+
+async fn tokio_websockets_conn(stream: tokio::net::TcpStream) {
+    use futures_util::{SinkExt, StreamExt};
+    use tokio_websockets::{Limits, ServerBuilder};
+    let accepted = ServerBuilder::new()
+        .limits(Limits::default().max_payload_len(Some(MAX_MESSAGE)))
+        .accept(stream)
+        .await;
+    let Ok((_request, mut ws)) = accepted else {
+        return;
+    };
+    while let Some(Ok(message)) = ws.next().await {
+        if (message.is_binary() || message.is_text()) && ws.send(message).await.is_err() {
+            return;
+        }
+    }
+}
