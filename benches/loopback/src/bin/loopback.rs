@@ -5,7 +5,8 @@
 //! Options: `--rounds N` (3), `--warm-up S` (1), `--seconds S` (3),
 //! `--threads N` (load-generator threads, 2), `--servers a,b,…`,
 //! `--scenarios 1,2,…` (1-based indices into the list), `--raw FILE`
-//! (append one line per run).
+//! (append one line per run), `--connect 127.0.0.1:PORT` (drive a server
+//! started by hand, e.g. under a profiler, instead of starting them).
 //!
 //! Each server runs as its own process (`server LIBRARY 127.0.0.1:0`, built
 //! beside this binary), started fresh for every run and killed after it.
@@ -16,7 +17,15 @@ use std::process::{Child, Command, ExitCode, Stdio};
 use std::time::Duration;
 use wsock_loopback::{Outcome, SCENARIOS, Scenario, Timing, run};
 
-const SERVERS: [&str; 4] = ["wsock", "tungstenite", "fastwebsockets", "tokio-websockets"];
+/// The servers in the order they alternate; `wsock-core-tokio` is a
+/// reference (wsock's core on tokio, not a shipped adapter), not a peer.
+const SERVERS: [&str; 5] = [
+    "wsock",
+    "tungstenite",
+    "fastwebsockets",
+    "tokio-websockets",
+    "wsock-core-tokio",
+];
 
 struct Args {
     rounds: usize,
@@ -25,6 +34,8 @@ struct Args {
     servers: Vec<String>,
     scenarios: Vec<Scenario>,
     raw: Option<String>,
+    /// Drive a server that is already running here instead of starting one.
+    connect: Option<SocketAddr>,
 }
 
 fn parse_args() -> Result<Args, String> {
@@ -38,6 +49,7 @@ fn parse_args() -> Result<Args, String> {
         servers: SERVERS.iter().map(|s| s.to_string()).collect(),
         scenarios: SCENARIOS.to_vec(),
         raw: None,
+        connect: None,
     };
     let mut it = std::env::args().skip(1);
     while let Some(flag) = it.next() {
@@ -65,6 +77,14 @@ fn parse_args() -> Result<Args, String> {
                     .collect::<Result<_, _>>()?
             }
             "--raw" => args.raw = Some(value()?),
+            "--connect" => {
+                let addr: SocketAddr = value()?.parse().map_err(|e| format!("{e}"))?;
+                if !addr.ip().is_loopback() {
+                    return Err("--connect: loopback addresses only".into());
+                }
+                args.connect = Some(addr);
+                args.servers = vec!["external".into()];
+            }
             other => return Err(format!("unknown option {other}")),
         }
     }
@@ -144,15 +164,22 @@ fn main() -> ExitCode {
     for round in 1..=args.rounds {
         for (si, scenario) in args.scenarios.iter().enumerate() {
             for (li, lib) in args.servers.iter().enumerate() {
-                let (child, addr) = match start_server(lib) {
+                let started = match args.connect {
+                    Some(addr) => Ok((None, addr)),
+                    None => start_server(lib).map(|(child, addr)| (Some(child), addr)),
+                };
+                let (child, addr) = match started {
                     Ok(started) => started,
                     Err(e) => {
                         eprintln!("loopback: {e}");
                         return ExitCode::FAILURE;
                     }
                 };
-                let outcome = run(addr, *scenario, args.timing, args.threads, Some(child.id()));
-                stop_server(child);
+                let pid = child.as_ref().map(Child::id);
+                let outcome = run(addr, *scenario, args.timing, args.threads, pid);
+                if let Some(child) = child {
+                    stop_server(child);
+                }
                 match outcome {
                     Ok(o) => {
                         let cells = [
@@ -215,6 +242,7 @@ fn print_tables(args: &Args, results: &[Vec<Vec<Outcome>>]) {
     for (si, scenario) in args.scenarios.iter().enumerate() {
         let mut best_peer: Option<(f64, &str)> = None;
         let mut ours = None;
+        let mut core = None;
         for (li, lib) in args.servers.iter().enumerate() {
             let runs = &results[si][li];
             if runs.is_empty() {
@@ -234,23 +262,32 @@ fn print_tables(args: &Args, results: &[Vec<Vec<Outcome>>]) {
                 m(|o| o.loadgen_cpu.unwrap_or(f64::NAN)),
             );
             if lib == "wsock" {
-                ours = Some((rate, m(|o| o.p50_us), m(|o| o.p99_us)));
+                ours = Some(rate);
+            } else if lib == "wsock-core-tokio" {
+                core = Some(rate);
             } else if best_peer.is_none_or(|(r, _)| rate > r) {
                 best_peer = Some((rate, lib.as_str()));
             }
         }
-        summary.push((scenario.name, ours, best_peer));
+        summary.push((scenario.name, ours, core, best_peer));
     }
     println!();
-    println!("| scenario | wsock messages/s | best peer | its messages/s | wsock ÷ best peer |");
-    println!("|---|---:|---|---:|---:|");
-    for (name, ours, best) in summary {
-        match (ours, best) {
-            (Some((rate, _, _)), Some((peer_rate, peer))) => println!(
-                "| {name} | {rate:.0} | {peer} | {peer_rate:.0} | {:.2}× |",
-                rate / peer_rate
-            ),
-            _ => println!("| {name} | – | – | – | – |"),
-        }
+    println!(
+        "| scenario | wsock (std adapter) messages/s | best peer | its messages/s | wsock ÷ best peer | wsock core on tokio ÷ best peer |"
+    );
+    println!("|---|---:|---|---:|---:|---:|");
+    let ratio = |a: Option<f64>, b: Option<(f64, &str)>| match (a, b) {
+        (Some(a), Some((b, _))) => format!("{:.2}×", a / b),
+        _ => "–".into(),
+    };
+    for (name, ours, core, best) in summary {
+        println!(
+            "| {name} | {} | {} | {} | {} | {} |",
+            ours.map_or("–".into(), |r| format!("{r:.0}")),
+            best.map_or("–", |b| b.1),
+            best.map_or("–".into(), |b| format!("{:.0}", b.0)),
+            ratio(ours, best),
+            ratio(core, best),
+        );
     }
 }

@@ -16,6 +16,12 @@
 //!   written at once; vectored writes on).
 //!   The HTTP upgrade is done by hand (its server upgrade needs hyper), then
 //!   `WebSocket::after_handshake` on the raw `TcpStream`.
+//! - `wsock-core-tokio` (a reference, not a shipped adapter): wsock's sans-IO
+//!   `Connection` driven by hand on the same current-thread tokio runtime
+//!   as the async peers: read what is there, decode every frame in place,
+//!   encode each echo straight from the input buffer into one output
+//!   buffer, one `write_all` per read. It shows what the core does without
+//!   the thread-per-connection std adapter.
 //! - `tokio-websockets`: a current-thread tokio runtime; `ServerBuilder::accept`,
 //!   then `next` + `send` (its `next` flushes queued frames before each
 //!   message, so `feed` would not batch either).
@@ -37,6 +43,7 @@ fn main() -> ExitCode {
         "tungstenite" => threads(addr, tungstenite_conn),
         "fastwebsockets" => tasks(addr, fastwebsockets_conn),
         "tokio-websockets" => tasks(addr, tokio_websockets_conn),
+        "wsock-core-tokio" => tasks(addr, wsock_core_conn),
         other => {
             eprintln!("server: unknown library {other}");
             return ExitCode::from(2);
@@ -195,6 +202,80 @@ async fn tokio_websockets_conn(stream: tokio::net::TcpStream) {
     };
     while let Some(Ok(message)) = ws.next().await {
         if (message.is_binary() || message.is_text()) && ws.send(message).await.is_err() {
+            return;
+        }
+    }
+}
+
+/// wsock's core on tokio, by hand (see the module docs).
+async fn wsock_core_conn(mut stream: tokio::net::TcpStream) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    use wsock::{Config, Connection, DataKind, Event, Outgoing};
+    if upgrade_by_hand(&mut stream).await.is_err() {
+        return;
+    }
+    let mut conn = Connection::server(
+        Config::new()
+            .max_message_size(MAX_MESSAGE as u64)
+            .max_frame_size(MAX_MESSAGE as u64),
+    );
+    let mut input = vec![0u8; 64 << 10];
+    let mut output = vec![0u8; 64 << 10];
+    // A message that arrived in several chunks is gathered here.
+    let mut message = Vec::new();
+    loop {
+        let n = match stream.read(&mut input).await {
+            Ok(0) | Err(_) => return,
+            Ok(n) => n,
+        };
+        let mut out_len = 0;
+        let mut at = 0;
+        // `receive` consumes all input when it reports no event (partial
+        // headers are kept in the decoder), so the buffer starts empty again.
+        while at < n {
+            let Ok(got) = conn.receive(&mut input[at..n]) else {
+                break;
+            };
+            at += got.consumed;
+            let Some(event) = got.event else { break };
+            let Event::Data(chunk) = event else {
+                continue;
+            };
+            let payload = if chunk.first && chunk.last {
+                chunk.payload
+            } else {
+                message.extend_from_slice(chunk.payload);
+                if !chunk.last {
+                    continue;
+                }
+                &message[..]
+            };
+            let frame = match chunk.kind {
+                DataKind::Text => Outgoing::Text(std::str::from_utf8(payload).unwrap_or_default()),
+                DataKind::Binary => Outgoing::Binary(payload),
+            };
+            let need = out_len + payload.len() + 14;
+            if output.len() < need {
+                output.resize(need, 0);
+            }
+            match conn.encode(frame, &mut output[out_len..]) {
+                Ok(written) => out_len += written,
+                Err(_) => return,
+            }
+            if chunk.last {
+                message.clear();
+            }
+        }
+        if conn.wants_transmit() {
+            if output.len() < out_len + 2 * wsock::connection::MAX_CONTROL_FRAME_LEN {
+                output.resize(out_len + 2 * wsock::connection::MAX_CONTROL_FRAME_LEN, 0);
+            }
+            out_len += conn.poll_transmit(&mut output[out_len..]);
+        }
+        if out_len > 0 && stream.write_all(&output[..out_len]).await.is_err() {
+            return;
+        }
+        if conn.should_shutdown() {
             return;
         }
     }
