@@ -6,7 +6,6 @@
 //! benchmarked alongside as the reference ceiling.
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
-use std::convert::Infallible;
 use std::hint::black_box;
 use wsock::handshake::client::{ClientHandshake, ClientRequest};
 use wsock::handshake::server::{Accept, Request};
@@ -14,27 +13,9 @@ use wsock::handshake::{EMPTY_HEADER, Url, accept_key};
 use wsock::utf8::Utf8Validator;
 use wsock::{Config, Connection, Event, Outgoing, mask::apply_mask};
 
-/// A fixed-seed xorshift, standing in for a CSPRNG in benchmarks.
-struct BenchRng(u64);
-impl rand_core::TryRng for BenchRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for b in dst {
-            *b = self.try_next_u64()? as u8;
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for BenchRng {}
+#[path = "../tests/support/test_rng.rs"]
+mod test_rng;
+use test_rng::TestRng;
 
 /// No limits in the way of the biggest workload.
 const UNLIMITED: Config = Config::new()
@@ -56,7 +37,7 @@ fn frames(size: usize, count: usize, masked: bool) -> Vec<u8> {
     let mut out = Vec::new();
     let mut buf = vec![0u8; size + 14];
     let payload: Vec<u8> = (0..size).map(|i| (i * 7) as u8).collect();
-    let mut client = Connection::client(UNLIMITED, BenchRng(0x1234_5678));
+    let mut client = Connection::client(UNLIMITED, TestRng(0x1234_5678));
     let mut server = Connection::server(UNLIMITED);
     for _ in 0..count {
         let n = if masked {
@@ -101,7 +82,7 @@ fn parse_unmask(c: &mut Criterion) {
                         parse_all(&mut Connection::server(UNLIMITED), black_box(&mut wire))
                     } else {
                         parse_all(
-                            &mut Connection::client(UNLIMITED, BenchRng(1)),
+                            &mut Connection::client(UNLIMITED, TestRng(1)),
                             black_box(&mut wire),
                         )
                     }
@@ -127,7 +108,7 @@ fn encode(c: &mut Criterion) {
             bytes: (size * count) as u64,
         });
         group.bench_function(BenchmarkId::new("client_masked", size), |b| {
-            let mut client = Connection::client(UNLIMITED, BenchRng(9));
+            let mut client = Connection::client(UNLIMITED, TestRng(9));
             b.iter(|| {
                 let mut at = 0;
                 for _ in 0..count {
@@ -240,7 +221,7 @@ fn handshake(c: &mut Criterion) {
             .unwrap()
         })
     });
-    let mut rng = BenchRng(5);
+    let mut rng = TestRng(5);
     let request = ClientRequest {
         subprotocols: &["chat"],
         ..ClientRequest::new(Url::parse("ws://server.example.com/chat").unwrap())
@@ -280,7 +261,7 @@ fn echo_in_memory(c: &mut Criterion) {
                 let mut to_server = vec![0u8; (size + 14) * count];
                 let mut to_client = vec![0u8; (size + 14) * count];
                 b.iter(|| {
-                    let mut client = Connection::client(Config::new(), BenchRng(3));
+                    let mut client = Connection::client(Config::new(), TestRng(3));
                     let mut server = Connection::server(Config::new());
                     let mut n = 0;
                     for _ in 0..count {

@@ -12,29 +12,9 @@ use wsock::handshake::server::{Accept, Request};
 use wsock::handshake::{EMPTY_HEADER, Url};
 use wsock::{CloseCode, Config, Connection, Event, Outgoing};
 
-/// A fixed-seed xorshift stand-in for a CSPRNG, so the demo is reproducible.
-/// Real clients use a cryptographically secure generator (RFC 6455 §10.3).
-struct DemoRng(u64);
-
-impl rand_core::TryRng for DemoRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for b in dst {
-            *b = self.try_next_u64()? as u8;
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for DemoRng {}
+#[path = "../tests/support/test_rng.rs"]
+mod test_rng;
+use test_rng::TestRng;
 
 fn show(direction: &str, bytes: &[u8]) {
     let hex: Vec<String> = bytes.iter().take(24).map(|b| format!("{b:02x}")).collect();
@@ -71,7 +51,7 @@ fn main() -> Result<(), Box<dyn Error>> {
     let mut buf = [0u8; 1024];
 
     println!("1. Opening handshake (RFC 6455 §4)");
-    let mut rng = DemoRng(0x2545_F491_4F6C_DD1D);
+    let mut rng = TestRng(0x2545_F491_4F6C_DD1D);
     let url = Url::parse("ws://127.0.0.1:9001/chat")?;
     let handshake = ClientHandshake::new(ClientRequest::new(url), &mut rng);
     let n = handshake.write_request(&mut buf)?;

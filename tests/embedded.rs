@@ -16,27 +16,9 @@ use wsock::handshake::server::Accept;
 use wsock::handshake::{HandshakeError, Url};
 use wsock::{CloseCode, Config, DataKind, Outgoing, ProtocolError, State};
 
-/// A fixed-seed stand-in for a hardware RNG (tests only).
-struct TestRng(u64);
-impl rand_core::TryRng for TestRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for b in dst {
-            *b = self.try_next_u64()? as u8;
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for TestRng {}
+#[path = "support/test_rng.rs"]
+mod test_rng;
+use test_rng::TestRng;
 
 fn request() -> ClientRequest<'static> {
     ClientRequest {

@@ -13,7 +13,6 @@
 
 use proptest::prelude::*;
 use proptest::sample::Index;
-use std::convert::Infallible;
 use wsock::frame::{FrameHeader, HeaderParse, MAX_HEADER_LEN, OpCode};
 use wsock::mask::{apply_mask, copy_masked};
 use wsock::utf8::Utf8Validator;
@@ -23,32 +22,9 @@ use wsock::{CloseCode, Config, Connection, DataKind, Event, Outgoing, ProtocolEr
 // Test helpers
 // ---------------------------------------------------------------------------
 
-/// A deterministic stand-in for a CSPRNG (SplitMix64), seeded by proptest.
-#[derive(Debug, Clone)]
-struct TestRng(u64);
-
-impl rand_core::TryRng for TestRng {
-    type Error = Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Infallible> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Infallible> {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        Ok(z ^ (z >> 31))
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Infallible> {
-        for chunk in dst.chunks_mut(8) {
-            let word = self.try_next_u64()?.to_le_bytes();
-            chunk.copy_from_slice(&word[..chunk.len()]);
-        }
-        Ok(())
-    }
-}
-
-impl rand_core::TryCryptoRng for TestRng {}
+#[path = "support/test_rng.rs"]
+mod test_rng;
+use test_rng::TestRng;
 
 /// Byte-wise reference masking (§5.3): byte `i` is XORed with `key[(offset + i) % 4]`.
 fn ref_mask(data: &mut [u8], key: [u8; 4], offset: u64) {

@@ -9,28 +9,9 @@ use wsock::handshake::{EMPTY_HEADER, HandshakeError, Url};
 use wsock::message::{Message, MessageAssembler};
 use wsock::{CloseCode, Config, Connection, DataKind, Event, NoRng, Outgoing, State};
 
-/// A fixed-seed xorshift generator standing in for a CSPRNG in tests.
-struct TestRng(u64);
-
-impl rand_core::TryRng for TestRng {
-    type Error = core::convert::Infallible;
-    fn try_next_u32(&mut self) -> Result<u32, Self::Error> {
-        Ok((self.try_next_u64()? >> 32) as u32)
-    }
-    fn try_next_u64(&mut self) -> Result<u64, Self::Error> {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        Ok(self.0)
-    }
-    fn try_fill_bytes(&mut self, dst: &mut [u8]) -> Result<(), Self::Error> {
-        for b in dst {
-            *b = self.try_next_u64()? as u8;
-        }
-        Ok(())
-    }
-}
-impl rand_core::TryCryptoRng for TestRng {}
+#[path = "support/test_rng.rs"]
+mod test_rng;
+use test_rng::TestRng;
 
 /// What an endpoint received, as whole messages and control events.
 #[derive(Debug, Clone, PartialEq, Eq)]

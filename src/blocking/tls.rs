@@ -51,24 +51,20 @@ where
     accept_with(StreamOwned::new(conn, tcp), options, decide)
 }
 
-impl Transport for StreamOwned<ClientConnection, TcpStream> {
-    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(timeout)
-    }
-    fn close_transport(&mut self) -> io::Result<()> {
-        self.conn.send_close_notify();
-        let _ = self.flush();
-        self.sock.close_transport()
-    }
+/// TLS over TCP: timeouts on the socket; shutdown sends close_notify first.
+macro_rules! tls_transport {
+    ($($side:ty),*) => {$(
+        impl Transport for StreamOwned<$side, TcpStream> {
+            fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+                self.sock.set_timeout(timeout)
+            }
+            fn close_transport(&mut self) -> io::Result<()> {
+                self.conn.send_close_notify();
+                let _ = self.flush();
+                self.sock.close_transport()
+            }
+        }
+    )*};
 }
 
-impl Transport for StreamOwned<ServerConnection, TcpStream> {
-    fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.sock.set_timeout(timeout)
-    }
-    fn close_transport(&mut self) -> io::Result<()> {
-        self.conn.send_close_notify();
-        let _ = self.flush();
-        self.sock.close_transport()
-    }
-}
+tls_transport!(ClientConnection, ServerConnection);
