@@ -8,7 +8,9 @@
 //!
 //! - `wsock`: the std adapter (`wsock::blocking`), a thread per connection;
 //!   `read` + `write`, so replies are queued and a read flushes them before
-//!   it blocks: a burst of messages is answered with one write.
+//!   it blocks: a burst of messages is answered with one write. Read buffer
+//!   64 KiB (`Options::read_buffer_size`; the default 8 KiB was slower or
+//!   equal in every A/B here; `WSOCK_READ_BUFFER=BYTES` overrides it).
 //! - `tungstenite`: sync, a thread per connection; `read` + `send` (its
 //!   `read` flushes only pongs and closes, so data replies need `send`).
 //! - `fastwebsockets`: a current-thread tokio runtime; its echo example's
@@ -74,7 +76,7 @@ fn wsock_conn(stream: TcpStream) {
     let read_buffer = std::env::var("WSOCK_READ_BUFFER")
         .ok()
         .and_then(|v| v.parse().ok())
-        .unwrap_or(8 << 10);
+        .unwrap_or(64 << 10);
     let options = Options::new()
         .protocol(
             Config::new()
