@@ -356,6 +356,98 @@ fn partial_writes_would_block_and_interrupted_reads() {
     assert_eq!(ws.get_ref().output, expected);
 }
 
+/// A transport that takes at most 5000 bytes per write and says
+/// `WouldBlock` on every third call, as a non-blocking socket may.
+struct Throttled {
+    output: Vec<u8>,
+    calls: u32,
+}
+
+impl Read for Throttled {
+    fn read(&mut self, _: &mut [u8]) -> io::Result<usize> {
+        Err(io::ErrorKind::WouldBlock.into())
+    }
+}
+
+impl Write for Throttled {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(3) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        let n = buf.len().min(5000);
+        self.output.extend_from_slice(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for Throttled {}
+
+/// Frames of 64 KiB and more are written through the write buffer. When the
+/// transport blocks part-way, `write` has taken the frame and `flush`
+/// finishes it: the peer reads every message intact and in order, in both
+/// roles (so masked and unmasked).
+#[test]
+fn big_frames_written_through_survive_would_block() {
+    let big: Vec<u8> = (0..300_000u32).map(|i| (i % 251) as u8).collect();
+    let text: String = "añ€😀".repeat(20_000);
+    for role in [wsock::Role::Client, wsock::Role::Server] {
+        let transport = Throttled {
+            output: Vec::new(),
+            calls: 0,
+        };
+        let mut ws = WebSocket::from_upgraded(transport, role, Options::new(), &[]).unwrap();
+        let frames = [
+            Outgoing::Text("head"),
+            Outgoing::Binary(&big),
+            Outgoing::Text(&text),
+            Outgoing::Binary(b"tail"),
+        ];
+        let mut would_block = 0;
+        for frame in frames {
+            match ws.write(frame) {
+                Ok(()) => {}
+                // The frame was taken; flush finishes it.
+                Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => would_block += 1,
+                Err(e) => panic!("{role:?}: {e}"),
+            }
+            loop {
+                match ws.flush() {
+                    Ok(()) => break,
+                    Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => would_block += 1,
+                    Err(e) => panic!("{role:?}: {e}"),
+                }
+            }
+        }
+        assert!(would_block > 10, "{role:?}: the transport never blocked");
+
+        let wire = ws.into_inner().output;
+        let peer_role = match role {
+            wsock::Role::Client => wsock::Role::Server,
+            wsock::Role::Server => wsock::Role::Client,
+        };
+        let peer = wsock::blocking::Plain(io::Cursor::new(wire));
+        let mut peer = WebSocket::from_upgraded(peer, peer_role, Options::new(), &[]).unwrap();
+        assert_eq!(peer.read().unwrap(), Message::Text("head".into()));
+        assert!(
+            peer.read().unwrap() == Message::Binary(big.clone()),
+            "{role:?}"
+        );
+        assert!(
+            peer.read().unwrap() == Message::Text(text.clone()),
+            "{role:?}"
+        );
+        assert_eq!(peer.read().unwrap(), Message::Binary(b"tail".to_vec()));
+        assert!(
+            !peer.has_buffered_input(),
+            "{role:?}: bytes after the last frame"
+        );
+    }
+}
+
 /// `wss://` on loopback with a certificate made in the test.
 #[cfg(feature = "tls")]
 #[test]

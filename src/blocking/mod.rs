@@ -316,34 +316,90 @@ impl<S: Transport> WebSocket<S> {
         self.driver.has_input()
     }
 
-    /// Queues a frame (after any owed pong or close reply) without writing
-    /// it; [`flush`](WebSocket::flush) writes the queue.
+    /// Queues a frame (after any owed pong or close reply); [`flush`](WebSocket::flush)
+    /// writes the queue, and so does the next read before it blocks.
+    ///
+    /// A data frame of 64 KiB or more is not copied into the queue whole:
+    /// the queue is written out and the frame is written through the write
+    /// buffer in 64 KiB pieces, so a big message needs neither a big buffer
+    /// nor page faults for one.
+    ///
+    /// Errors: [`Error::Send`] means the frame was refused and nothing
+    /// changed. [`Error::Io`] (only when writing through) means the frame
+    /// was taken and the rest of it is queued: do not write it again, call
+    /// [`flush`](WebSocket::flush) to go on (e.g. after `WouldBlock`).
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         self.queue_owed();
-        loop {
-            match self.driver.queue(frame) {
-                Ok(()) => return Ok(()),
-                Err(SendError::BufferTooSmall { needed }) => {
-                    // The frame's payload is a slice in memory, so its size fits usize.
-                    let needed = usize::try_from(needed).unwrap_or(usize::MAX);
-                    self.grow_output(needed);
+        let needed = match self.driver.queue(frame) {
+            Ok(()) => return Ok(()),
+            // The frame's payload is a slice in memory, so its size fits usize.
+            Err(SendError::BufferTooSmall { needed }) => {
+                usize::try_from(needed).unwrap_or(usize::MAX)
+            }
+            Err(e) => return Err(Error::Send(e)),
+        };
+        let data = match frame {
+            Outgoing::Text(text) => Some((DataKind::Text, text.as_bytes(), true)),
+            Outgoing::Binary(bytes) => Some((DataKind::Binary, bytes, true)),
+            Outgoing::Fragment {
+                kind,
+                payload,
+                last,
+            } => Some((kind, payload, last)),
+            _ => None,
+        };
+        match data {
+            Some((kind, payload, last)) if payload.len() >= KEEP_WRITE_CAPACITY => {
+                if let Err(e) = self.write_queue() {
+                    // Take the frame anyway, so that the error means one thing.
+                    self.queue_grown(frame, needed)?;
+                    return Err(e);
                 }
-                Err(e) => return Err(Error::Send(e)),
+                self.write_through(kind, payload, last)
+            }
+            // Small frames (control frames among them) are queued behind the rest.
+            _ => self.queue_grown(frame, needed),
+        }
+    }
+
+    /// Queues `frame`, growing the write buffer by the `needed` bytes.
+    fn queue_grown(&mut self, frame: Outgoing<'_>, needed: usize) -> Result<(), Error> {
+        self.grow_output(needed);
+        self.driver.queue(frame).map_err(Error::Send)
+    }
+
+    /// Writes a big data frame through the (empty) write buffer; see
+    /// [`write`](WebSocket::write).
+    fn write_through(&mut self, kind: DataKind, payload: &[u8], last: bool) -> Result<(), Error> {
+        let buffer = self.driver.output_buffer_mut();
+        if buffer.len() < KEEP_WRITE_CAPACITY {
+            buffer.resize(KEEP_WRITE_CAPACITY, 0);
+        }
+        self.driver
+            .queue_frame_start(kind, payload.len() as u64, last)
+            .map_err(Error::Send)?;
+        let mut taken = 0;
+        while taken < payload.len() {
+            taken += self
+                .driver
+                .queue_payload(&payload[taken..])
+                .map_err(Error::Send)?;
+            if let Err(e) = self.write_queue() {
+                // Keep the rest of the frame, so that `flush` can finish it.
+                self.grow_output(payload.len() - taken);
+                self.driver
+                    .queue_payload(&payload[taken..])
+                    .map_err(Error::Send)?;
+                return Err(e);
             }
         }
+        Ok(())
     }
 
     /// Writes everything queued. Interrupted writes are retried; after any
     /// other error (e.g. a timeout) nothing is lost: call `flush` again.
     pub fn flush(&mut self) -> Result<(), Error> {
-        while self.driver.has_pending_output() {
-            match self.stream.write(self.driver.pending_output()) {
-                Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
-                Ok(n) => self.driver.output_written(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(e)),
-            }
-        }
+        self.write_queue()?;
         let buffer = self.driver.output_buffer_mut();
         if buffer.len() > KEEP_WRITE_CAPACITY {
             buffer.truncate(KEEP_WRITE_CAPACITY);
@@ -355,6 +411,19 @@ impl<S: Transport> WebSocket<S> {
                 other => return other.map_err(Error::Io),
             }
         }
+    }
+
+    /// Writes the queued bytes to the transport (without flushing it).
+    fn write_queue(&mut self) -> Result<(), Error> {
+        while self.driver.has_pending_output() {
+            match self.stream.write(self.driver.pending_output()) {
+                Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(n) => self.driver.output_written(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => return Err(Error::Io(e)),
+            }
+        }
+        Ok(())
     }
 
     /// Sends a message (`write` + `flush`).
