@@ -37,6 +37,11 @@ cargo test --all-features
 step "tests without std or alloc in the library"
 cargo test --no-default-features --lib
 
+step "Miri: the crate's only unsafe code (AVX2 masking in src/mask.rs), with AVX2 on"
+rustup component add --toolchain nightly miri rust-src >/dev/null
+RUSTFLAGS="$RUSTFLAGS -C target-feature=+avx2" CARGO_TARGET_DIR=target/miri \
+    cargo +nightly miri test --lib mask::
+
 step "Python venv for conformance and interop (kosoku, websockets)"
 .ci/autobahn.sh venv
 
