@@ -11,6 +11,12 @@
 //!   it blocks: a burst of messages is answered with one write. Read buffer
 //!   64 KiB (`Options::read_buffer_size`; the default 8 KiB was slower or
 //!   equal in every A/B here; `WSOCK_READ_BUFFER=BYTES` overrides it).
+//! - `wsock-poll`: the same std adapter on non-blocking sockets, all
+//!   connections on one thread driven by epoll (`mio`), the model of the
+//!   current-thread tokio peers: on every readiness event, `read` until
+//!   `WouldBlock`, `write` each echo (queued; the next read or the final
+//!   `flush` writes the batch). The opening handshake is done in blocking
+//!   mode before the socket joins the loop.
 //! - `tungstenite`: sync, a thread per connection; `read` + `send` (its
 //!   `read` flushes only pongs and closes, so data replies need `send`).
 //! - `fastwebsockets`: a current-thread tokio runtime; its echo example's
@@ -42,6 +48,7 @@ fn main() -> ExitCode {
     };
     match lib.as_str() {
         "wsock" => threads(addr, wsock_conn),
+        "wsock-poll" => wsock_poll(addr),
         "tungstenite" => threads(addr, tungstenite_conn),
         "fastwebsockets" => tasks(addr, fastwebsockets_conn),
         "tokio-websockets" => tasks(addr, tokio_websockets_conn),
@@ -96,6 +103,106 @@ fn wsock_conn(stream: TcpStream) {
         };
         if queued.is_err() {
             return;
+        }
+    }
+}
+
+/// wsock's std adapter in one thread over non-blocking sockets (see the
+/// module docs).
+fn wsock_poll(addr: &str) {
+    use mio::unix::SourceFd;
+    use mio::{Events, Interest, Poll, Token};
+    use std::collections::HashMap;
+    use std::os::fd::AsRawFd;
+    use wsock::blocking::{Acceptance, Error, Message, Options, WebSocket, accept_with};
+    use wsock::{Config, Outgoing};
+
+    let listener = TcpListener::bind(addr).expect("bind");
+    listener
+        .set_nonblocking(true)
+        .expect("non-blocking listener");
+    announce(listener.local_addr().expect("local address"));
+    let mut poll = Poll::new().expect("epoll");
+    const LISTENER: Token = Token(usize::MAX);
+    poll.registry()
+        .register(
+            &mut SourceFd(&listener.as_raw_fd()),
+            LISTENER,
+            Interest::READABLE,
+        )
+        .expect("register listener");
+    let options = Options::new()
+        .protocol(
+            Config::new()
+                .max_message_size(MAX_MESSAGE as u64)
+                .max_frame_size(MAX_MESSAGE as u64),
+        )
+        .read_buffer_size(64 << 10);
+    let mut conns: HashMap<usize, WebSocket<TcpStream>> = HashMap::new();
+    let mut next = 0;
+    let mut events = Events::with_capacity(1024);
+    let would_block =
+        |e: &Error| matches!(e, Error::Io(e) if e.kind() == std::io::ErrorKind::WouldBlock);
+    loop {
+        if let Err(e) = poll.poll(&mut events, None) {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            panic!("epoll: {e}");
+        }
+        for event in &events {
+            if event.token() == LISTENER {
+                while let Ok((stream, _)) = listener.accept() {
+                    let _ = stream.set_nodelay(true);
+                    let _ = stream.set_nonblocking(false);
+                    let Ok(ws) = accept_with(stream, options, |_| Ok(Acceptance::default())) else {
+                        continue;
+                    };
+                    if ws.get_ref().set_nonblocking(true).is_err() {
+                        continue;
+                    }
+                    let fd = ws.get_ref().as_raw_fd();
+                    let interest = Interest::READABLE | Interest::WRITABLE;
+                    if poll
+                        .registry()
+                        .register(&mut SourceFd(&fd), Token(next), interest)
+                        .is_ok()
+                    {
+                        conns.insert(next, ws);
+                        next += 1;
+                    }
+                }
+                continue;
+            }
+            let id = event.token().0;
+            let Some(ws) = conns.get_mut(&id) else {
+                continue;
+            };
+            // Edge-triggered: work until the socket says WouldBlock.
+            let alive = loop {
+                let queued = match ws.read() {
+                    Ok(Message::Binary(bytes)) => ws.write(Outgoing::Binary(&bytes)),
+                    Ok(Message::Text(text)) => ws.write(Outgoing::Text(&text)),
+                    Ok(_) => Ok(()),
+                    Err(e) if would_block(&e) => match ws.flush() {
+                        Ok(()) => break true,
+                        Err(e) => break would_block(&e),
+                    },
+                    Err(_) => break false,
+                };
+                match queued {
+                    Ok(()) => {}
+                    // The frame was taken; the rest goes when writable.
+                    Err(e) if would_block(&e) => {}
+                    Err(_) => break false,
+                }
+            };
+            if !alive {
+                let ws = conns.remove(&id).expect("connection");
+                let _ = poll
+                    .registry()
+                    .deregister(&mut SourceFd(&ws.get_ref().as_raw_fd()));
+            }
         }
     }
 }
