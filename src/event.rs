@@ -86,3 +86,28 @@ pub enum Outgoing<'a> {
     /// most 123 bytes.
     Close(Option<(CloseCode, &'a str)>),
 }
+
+impl<'a> Outgoing<'a> {
+    /// A data frame's message type, payload and whether it ends its message
+    /// (a whole message does); `None` for control frames. Adapters use it
+    /// to stream a frame too big for their output buffer
+    /// ([`Connection::start_frame`](crate::Connection::start_frame)).
+    ///
+    /// ```
+    /// use wsock::{DataKind, Outgoing};
+    /// assert_eq!(Outgoing::Text("hi").as_data(), Some((DataKind::Text, &b"hi"[..], true)));
+    /// assert_eq!(Outgoing::Ping(b"?").as_data(), None);
+    /// ```
+    pub fn as_data(&self) -> Option<(DataKind, &'a [u8], bool)> {
+        match *self {
+            Outgoing::Text(text) => Some((DataKind::Text, text.as_bytes(), true)),
+            Outgoing::Binary(bytes) => Some((DataKind::Binary, bytes, true)),
+            Outgoing::Fragment {
+                kind,
+                payload,
+                last,
+            } => Some((kind, payload, last)),
+            Outgoing::Ping(_) | Outgoing::Pong(_) | Outgoing::Close(_) => None,
+        }
+    }
+}

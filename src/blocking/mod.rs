@@ -338,17 +338,7 @@ impl<S: Transport> WebSocket<S> {
             }
             Err(e) => return Err(Error::Send(e)),
         };
-        let data = match frame {
-            Outgoing::Text(text) => Some((DataKind::Text, text.as_bytes(), true)),
-            Outgoing::Binary(bytes) => Some((DataKind::Binary, bytes, true)),
-            Outgoing::Fragment {
-                kind,
-                payload,
-                last,
-            } => Some((kind, payload, last)),
-            _ => None,
-        };
-        match data {
+        match frame.as_data() {
             Some((kind, payload, last)) if payload.len() >= KEEP_WRITE_CAPACITY => {
                 if let Err(e) = self.write_queue() {
                     // Take the frame anyway, so that the error means one thing.

@@ -40,7 +40,7 @@ use crate::config::Config;
 use crate::connection::{Connection, NoRng, State};
 use crate::driver::Driver;
 use crate::error::{ProtocolError, SendError};
-use crate::event::{DataKind, Event, Outgoing};
+use crate::event::{Event, Outgoing};
 use crate::handshake::EMPTY_HEADER;
 use crate::handshake::client::{ClientHandshake, ClientRequest};
 use crate::handshake::server::{Accept, Request, write_rejection};
@@ -310,16 +310,9 @@ where
                 other => return other.map_err(Error::Send),
             }
         }
-        let (kind, payload, last) = match frame {
-            Outgoing::Text(text) => (DataKind::Text, text.as_bytes(), true),
-            Outgoing::Binary(bytes) => (DataKind::Binary, bytes, true),
-            Outgoing::Fragment {
-                kind,
-                payload,
-                last,
-            } => (kind, payload, last),
-            // Control frames always fit an output buffer of the documented size.
-            _ => return self.driver.queue(frame).map_err(Error::Send),
+        // Control frames always fit an output buffer of the documented size.
+        let Some((kind, payload, last)) = frame.as_data() else {
+            return self.driver.queue(frame).map_err(Error::Send);
         };
         self.driver
             .queue_frame_start(kind, payload.len() as u64, last)?;
