@@ -1,6 +1,7 @@
 //! No allocation on the frame path: a counting global allocator watches
 //! the core (connection, driver, message reassembly into a slice) and the
-//! std adapter's zero-copy reads while thousands of frames go through.
+//! std adapter's zero-copy reads while thousands of frames go through, and
+//! the std adapter writing 1 MiB frames through its 64 KiB write buffer.
 //!
 //! The allocator counts per thread, so the test harness's own threads do
 //! not disturb the figures.
@@ -162,4 +163,55 @@ fn std_adapter_read_event_path_allocates_nothing_per_frame() {
     ws.flush().unwrap();
     assert_eq!(allocations() - before, 0, "allocated on the frame path");
     drop(sender.join().unwrap());
+}
+
+/// A transport that takes every byte and keeps only their count.
+struct CountingSink {
+    written: u64,
+}
+
+impl std::io::Read for CountingSink {
+    fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
+        Ok(0)
+    }
+}
+
+impl std::io::Write for CountingSink {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.written += buf.len() as u64;
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl wsock::blocking::Transport for CountingSink {}
+
+/// The std adapter writes frames of 64 KiB and more through its write
+/// buffer: after the first one, a 1 MiB message costs no allocation (the
+/// buffer never grows to the frame's size), masked or not.
+#[test]
+fn std_adapter_writes_big_frames_through_its_buffer() {
+    use wsock::blocking::{Options, WebSocket};
+    let payload = vec![0x5Au8; 1 << 20];
+    for role in [wsock::Role::Server, wsock::Role::Client] {
+        let sink = CountingSink { written: 0 };
+        let mut ws = WebSocket::from_upgraded(sink, role, Options::new(), &[]).unwrap();
+        ws.write(Outgoing::Binary(&payload)).unwrap();
+        ws.flush().unwrap();
+        let before = allocations();
+        for _ in 0..4 {
+            ws.write(Outgoing::Binary(&payload)).unwrap();
+            ws.flush().unwrap();
+        }
+        assert_eq!(
+            allocations() - before,
+            0,
+            "{role:?}: allocated per big frame"
+        );
+        // Header: 2 + 8 length bytes, plus 4 for the client's mask key.
+        let header = if role == wsock::Role::Client { 14 } else { 10 };
+        assert_eq!(ws.get_ref().written, 5 * (header + (1 << 20)), "{role:?}");
+    }
 }
