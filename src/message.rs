@@ -160,20 +160,11 @@ impl<B: MessageBuffer> MessageAssembler<B> {
     /// Adds a chunk; returns the whole message when `chunk.last` is set.
     /// Fails with [`ProtocolError::MessageTooLarge`] when the buffer is full.
     pub fn push(&mut self, chunk: &DataChunk<'_>) -> Result<Option<Message<'_>>, ProtocolError> {
-        if chunk.first {
-            self.buf.clear();
-        }
-        if self.buf.try_extend(chunk.payload).is_err() {
-            let len = self.buf.bytes().len() as u64 + chunk.payload.len() as u64;
-            let max = self.buf.capacity_limit();
-            self.buf.clear();
-            return Err(ProtocolError::MessageTooLarge { len, max });
-        }
-        if !chunk.last {
+        let Some(kind) = self.collect(chunk)? else {
             return Ok(None);
-        }
+        };
         let bytes = self.buf.bytes();
-        Ok(Some(match chunk.kind {
+        Ok(Some(match kind {
             // The connection validated the text as it arrived, but chunks
             // pushed out of order (or from two connections) could still
             // join into invalid UTF-8, so a `&str` is only handed out after
@@ -183,6 +174,23 @@ impl<B: MessageBuffer> MessageAssembler<B> {
             }
             DataKind::Binary => Message::Binary(bytes),
         }))
+    }
+
+    /// Adds a chunk like [`push`](MessageAssembler::push), but when the
+    /// message is whole returns only its kind and leaves its bytes, text
+    /// unchecked, in the buffer: for an adapter that takes them out and
+    /// checks text once on its own (e.g. `String::from_utf8`).
+    pub fn collect(&mut self, chunk: &DataChunk<'_>) -> Result<Option<DataKind>, ProtocolError> {
+        if chunk.first {
+            self.buf.clear();
+        }
+        if self.buf.try_extend(chunk.payload).is_err() {
+            let len = self.buf.bytes().len() as u64 + chunk.payload.len() as u64;
+            let max = self.buf.capacity_limit();
+            self.buf.clear();
+            return Err(ProtocolError::MessageTooLarge { len, max });
+        }
+        Ok(chunk.last.then_some(chunk.kind))
     }
 
     /// The buffer: after a complete message, it holds that message (an

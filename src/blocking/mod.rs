@@ -55,7 +55,7 @@ use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, State};
 use crate::driver::Driver;
 use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
-use crate::message::{Message as Assembled, MessageAssembler};
+use crate::message::MessageAssembler;
 use rng::MaskRng;
 use std::io;
 use std::string::String;
@@ -196,10 +196,10 @@ impl<S: Transport> WebSocket<S> {
     pub fn read(&mut self) -> Result<Message, Error> {
         loop {
             let step = self.with_next_event(|event, assembler| match event {
-                Event::Data(chunk) => match assembler.push(&chunk) {
+                // The text is checked once, as it becomes a `String` below.
+                Event::Data(chunk) => match assembler.collect(&chunk) {
                     Ok(None) => Step::Continue,
-                    Ok(Some(Assembled::Text(_))) => Step::Whole(DataKind::Text),
-                    Ok(Some(Assembled::Binary(_))) => Step::Whole(DataKind::Binary),
+                    Ok(Some(kind)) => Step::Whole(kind),
                     Err(e) => Step::Fail(e),
                 },
                 Event::Ping(p) => Step::Control(Message::Ping(p.to_vec())),
@@ -215,7 +215,8 @@ impl<S: Transport> WebSocket<S> {
                     let bytes = core::mem::take(self.assembler.buffer_mut());
                     return Ok(match kind {
                         DataKind::Binary => Message::Binary(bytes),
-                        // The connection validated the text as it arrived.
+                        // The connection validated the text as it arrived;
+                        // this check is what makes it a `String` in safe code.
                         DataKind::Text => Message::Text(
                             String::from_utf8(bytes)
                                 .map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
