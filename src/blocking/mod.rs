@@ -138,8 +138,9 @@ impl Default for Options {
     }
 }
 
-/// Write buffers above this size are shrunk back after a flush, so one huge
-/// message does not pin its memory for the connection's lifetime.
+/// The write buffer's working size: data frames this big or bigger are
+/// written through it in pieces of this size, and a buffer grown past it
+/// (by many small frames queued at once) is shrunk back after a flush.
 const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
 
 /// A WebSocket over a blocking transport, after the opening handshake.
