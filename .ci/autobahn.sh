@@ -35,6 +35,8 @@ set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 SELF="$ROOT/.ci/autobahn.sh"
 VENV="$ROOT/.venv"
+# shellcheck source=install.sh
+source "$ROOT/.ci/install.sh"
 PY="$VENV/bin/python"
 KOSOKU_VERSION=0.1.0
 WEBSOCKETS_VERSION=17.4
@@ -49,9 +51,16 @@ usage() {
 
 # --- venv -------------------------------------------------------------------------------
 ensure_venv() {
-  if [[ ! -x "$PY" ]]; then
+  if [[ ! -x "$PY" ]] || ! "$PY" -m pip --version >/dev/null 2>&1; then
     log "creating $VENV"
-    python3 -m venv "$VENV"
+    rm -rf "$VENV"
+    if ! python3 -m venv "$VENV"; then
+      # Debian's own python3 ships venv (ensurepip) as a separate package.
+      log "python3 -m venv failed; installing python3-venv"
+      apt_install python3-venv >&2
+      rm -rf "$VENV"
+      python3 -m venv "$VENV"
+    fi
   fi
   if ! "$PY" - "$KOSOKU_VERSION" "$WEBSOCKETS_VERSION" 2>/dev/null <<'EOF'
 import sys

@@ -18,6 +18,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT="$PWD"
+# shellcheck source=install.sh
+source "$ROOT/.ci/install.sh"
 FW="$ROOT/firmware"
 ELF_DIR="$FW/target/thumbv7m-none-eabi"
 BOARD=(qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic -monitor none
@@ -36,16 +38,7 @@ trap 'echo "embedded: FAILED at: ${BASH_COMMAND}" >&2' ERR
 
 # --- 1. tools ---------------------------------------------------------------------------
 step "tools"
-if ! command -v qemu-system-arm >/dev/null; then
-  echo "installing qemu-system-arm"
-  SUDO=()
-  [[ $(id -u) -eq 0 ]] || SUDO=(sudo)
-  # qemu-utils on the same line: installing qemu-system-arm alone removes a
-  # newer qemu-utils that the image may carry (and with it qemu-img).
-  "${SUDO[@]}" apt-get update -qq
-  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    -o DPkg::Lock::Timeout=300 qemu-system-arm qemu-utils >/dev/null
-fi
+ensure_qemu_arm || die "could not install qemu-system-arm"
 qemu-system-arm --version | head -n 1
 rustup target add "${TARGETS[@]}"
 rustup component add llvm-tools

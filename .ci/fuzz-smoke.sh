@@ -14,14 +14,10 @@ started=$(date +%s)
 seconds="${FUZZ_SECONDS:-30}"
 read -r -a targets <<<"${FUZZ_TARGETS:-frame_decoder connection handshake_server handshake_client utf8 roundtrip}"
 
-if ! rustup toolchain list | grep -q '^nightly'; then
-    echo "fuzz-smoke: cargo fuzz needs a nightly toolchain: rustup toolchain install nightly" >&2
-    exit 1
-fi
-if ! cargo fuzz --version >/dev/null 2>&1; then
-    echo "fuzz-smoke: installing cargo-fuzz"
-    cargo install --locked cargo-fuzz
-fi
+# shellcheck source=install.sh
+source "$root/.ci/install.sh"
+ensure_nightly
+ensure_cargo_fuzz
 
 # AddressSanitizer's quarantine of freed memory (256 MiB by default) would
 # take half of the 512 MiB RSS limit; keep it small so the limit catches

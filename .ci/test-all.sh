@@ -4,6 +4,8 @@
 # kosoku and websockets, QEMU, cargo-fuzz) and stops loudly at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# shellcheck source=install.sh
+source .ci/install.sh
 
 step() { printf '\n=== %s\n' "$*"; }
 trap 'echo; echo "FAILED at: ${BASH_COMMAND}" >&2' ERR
@@ -38,7 +40,7 @@ step "tests without std or alloc in the library"
 cargo test --no-default-features --lib
 
 step "Miri: the crate's only unsafe code (AVX2 masking in src/mask.rs), with AVX2 on"
-rustup component add --toolchain nightly miri rust-src >/dev/null
+ensure_nightly miri rust-src
 RUSTFLAGS="$RUSTFLAGS -C target-feature=+avx2" CARGO_TARGET_DIR=target/miri \
     cargo +nightly miri test --lib mask::
 
