@@ -1,42 +1,128 @@
 //! The plumbing every transport adapter needs, once: a [`Connection`] with
-//! an input buffer and an output queue, still without any I/O.
+//! an input buffer and an output queue, and the one question an adapter asks
+//! of it — *what now?* — still without any I/O.
 //!
-//! An adapter only moves bytes: when [`Driver::has_input`] is false it reads
-//! from its transport into [`Driver::input_space`] and reports the count
-//! with [`Driver::input_filled`]; it writes [`Driver::pending_output`] and
-//! reports progress with [`Driver::output_written`]. Everything else —
-//! decoding events, queueing owed pongs and close replies, encoding frames
-//! into the free part of the output buffer, streaming frames larger than it
-//! — happens here, the same way for the std, embedded and async adapters.
+//! An adapter is a loop over the answer, [`Next`]: each operation
+//! ([`Driver::poll_event`], [`Driver::poll_write`], [`Driver::poll_flush`])
+//! says what I/O it needs before it can finish, and the adapter does it and
+//! asks again:
 //!
-//! The buffers are the caller's: `&mut [u8]`, arrays, `heapless::Vec`, or a
-//! `Vec<u8>` that the adapter may enlarge ([`Driver::output_buffer_mut`]).
+//! ```text
+//! loop {
+//!     match driver.poll_event(..) {
+//!         Next::Read     => { n = transport.read(driver.input_space()); driver.input_filled(n) }
+//!         Next::Write    => { n = transport.write(driver.pending_output()); driver.output_written(n) }
+//!         Next::Shutdown => { transport.close(); driver.shut_down() }
+//!         Next::Ready(r) => return r,
+//!     }
+//! }
+//! ```
+//!
+//! Everything else — decoding events, queueing the pongs and close replies
+//! the connection owes before anything else, encoding frames into the free
+//! part of the output buffer, streaming frames larger than it, deciding when
+//! the transport must be closed and when the connection is over — happens
+//! here, the same way for the std, embedded and async adapters. A state the
+//! driver is in between two calls is always a valid one, so an async adapter
+//! whose future is dropped at an `.await` loses nothing: the next call goes
+//! on from there (see each operation for what that means).
+//!
+//! The buffers are the caller's: `&mut [u8]`, arrays, or a `Vec<u8>` that
+//! the driver enlarges for frames that do not fit ([`OutputBuffer`]).
 
-use crate::connection::Connection;
+use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, Sender, Shared, State};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
 use core::ops::Range;
 
+/// What an adapter must do before the operation it polled can finish; poll
+/// the same operation again afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use]
+pub enum Next<T> {
+    /// Read from the transport into [`Driver::input_space`] and report the
+    /// count with [`Driver::input_filled`] (0 when the transport ended).
+    Read,
+    /// Write [`Driver::pending_output`] to the transport and report the
+    /// count with [`Driver::output_written`].
+    Write,
+    /// Close the transport (everything owed is written, and the connection
+    /// is done with it: §7.1.1), then call [`Driver::shut_down`].
+    Shutdown,
+    /// The operation finished.
+    Ready(T),
+}
+
+/// Why a connection gives no more events.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum End {
+    /// The closing handshake completed.
+    Closed,
+    /// The connection failed: a protocol error (our close frame with its
+    /// code was written, or the transport would not take it), or the
+    /// transport ended without a closing handshake
+    /// ([`ProtocolError::UnexpectedEof`], 1006).
+    Failed(ProtocolError),
+}
+
+/// An output buffer for the [`Driver`]; a growable one (`Vec<u8>`) lets
+/// frames of any size be queued whole.
+pub trait OutputBuffer: AsRef<[u8]> + AsMut<[u8]> {
+    /// Makes the buffer at least `len` bytes long, if it can; returns
+    /// whether it is now.
+    fn grow_to(&mut self, len: usize) -> bool {
+        self.as_ref().len() >= len
+    }
+}
+
+impl OutputBuffer for &mut [u8] {}
+impl<const N: usize> OutputBuffer for [u8; N] {}
+#[cfg(feature = "alloc")]
+impl OutputBuffer for alloc::vec::Vec<u8> {
+    fn grow_to(&mut self, len: usize) -> bool {
+        if self.len() < len {
+            self.resize(len, 0);
+        }
+        true
+    }
+}
+
+/// A message being written in fragments because it is larger than the
+/// output buffer (see [`Driver::poll_write`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Fragmenting {
+    kind: DataKind,
+    len: usize,
+    /// Payload bytes queued so far.
+    taken: usize,
+}
+
 /// A connection with its buffers; see the [module docs](self).
 ///
 /// ```
-/// use wsock::driver::Driver;
+/// use wsock::driver::{Driver, Next};
 /// use wsock::{Config, Connection, Event, Outgoing};
 ///
 /// let mut server = Driver::new(Connection::server(Config::new()), [0u8; 256], [0u8; 256]);
-/// // The adapter read a masked ping (all-zero key) from its transport:
-/// let wire = [0x89, 0x82, 0, 0, 0, 0, b'h', b'i'];
+/// // The transport has nothing yet: the driver asks for a read.
+/// assert_eq!(server.poll_event(|_, _| ()), Next::Read);
+/// // The adapter read a masked text frame (all-zero key):
+/// let wire = [0x81, 0x82, 0, 0, 0, 0, b'h', b'i'];
 /// server.input_space()[..wire.len()].copy_from_slice(&wire);
 /// server.input_filled(wire.len());
-/// let ping = server.next_event(|event| matches!(event, Event::Ping(p) if p == b"hi"))?;
-/// assert_eq!(ping, Some(true));
-/// // The pong is owed; queue it with a reply of our own, then write them out.
-/// server.queue_owed();
-/// server.queue(Outgoing::Text("hello"))?;
-/// assert_eq!(server.pending_output(), b"\x8a\x02hi\x81\x05hello");
+/// // The event comes with a handle to queue a reply while the chunk is
+/// // borrowed: here an echo, copied once, straight into the output.
+/// let echoed = server.poll_event(|event, mut reply| match event {
+///     Event::Data(chunk) => reply.queue(Outgoing::Text(core::str::from_utf8(chunk.payload).unwrap())),
+///     _ => Ok(()),
+/// });
+/// assert_eq!(echoed, Next::Ready(Ok(Ok(()))));
+/// // Before it reads again, the driver wants the reply written.
+/// assert_eq!(server.poll_event(|_, _| ()), Next::Write);
+/// assert_eq!(server.pending_output(), b"\x81\x02hi");
 /// let n = server.pending_output().len();
 /// server.output_written(n);
-/// # Ok::<(), Box<dyn core::error::Error>>(())
+/// assert_eq!(server.poll_event(|_, _| ()), Next::Read);
 /// ```
 #[derive(Debug)]
 pub struct Driver<R, I, O> {
@@ -49,13 +135,125 @@ pub struct Driver<R, I, O> {
     /// Queued output is `output[out_start..out_end]`.
     out_start: usize,
     out_end: usize,
+    /// The adapter closed the transport.
+    shut_down: bool,
+    fragmenting: Option<Fragmenting>,
+}
+
+/// A handle to queue frames while an event from [`Driver::poll_event`]
+/// borrows the input buffer: a reply, an echo, a forwarded chunk.
+#[derive(Debug)]
+pub struct Reply<'a, R, O> {
+    sender: &'a mut Sender<R>,
+    shared: &'a mut Shared,
+    queue: Queue<'a, O>,
+}
+
+/// The output buffer and its queued range, borrowed apart from the input.
+#[derive(Debug)]
+struct Queue<'a, O> {
+    output: &'a mut O,
+    out_start: &'a mut usize,
+    out_end: &'a mut usize,
+}
+
+impl<R: rand_core::Rng, O: OutputBuffer> Reply<'_, R, O> {
+    /// Queues one whole frame behind the queued output (growing a growable
+    /// buffer); nothing changes on an error.
+    pub fn queue(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
+        self.queue.encode(self.sender, self.shared, frame)
+    }
+
+    /// The connection's shared part (state, failure).
+    pub fn shared(&self) -> &Shared {
+        self.shared
+    }
+}
+
+impl<O: OutputBuffer> Queue<'_, O> {
+    /// Encodes `frame` behind the queue, growing the buffer if it can.
+    fn encode<R: rand_core::Rng>(
+        &mut self,
+        sender: &mut Sender<R>,
+        shared: &mut Shared,
+        frame: Outgoing<'_>,
+    ) -> Result<(), SendError> {
+        self.compact();
+        let free = self.free();
+        match sender.encode(shared, frame, &mut self.output.as_mut()[free]) {
+            Ok(n) => {
+                *self.out_end += n;
+                Ok(())
+            }
+            Err(SendError::BufferTooSmall { needed }) => {
+                let want = usize::try_from(needed)
+                    .ok()
+                    .and_then(|n| n.checked_add(*self.out_end));
+                match want {
+                    Some(want) if self.output.grow_to(want) => {
+                        let free = self.free();
+                        let n = sender.encode(shared, frame, &mut self.output.as_mut()[free])?;
+                        *self.out_end += n;
+                        Ok(())
+                    }
+                    _ => Err(SendError::BufferTooSmall { needed }),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Queues what the connection owes; false if it did not fit.
+    fn owed<R: rand_core::Rng>(&mut self, sender: &mut Sender<R>, shared: &mut Shared) -> bool {
+        if !shared.wants_transmit() {
+            return true;
+        }
+        self.compact();
+        if self.output.as_ref().len() - *self.out_end < 2 * MAX_CONTROL_FRAME_LEN {
+            let _ = self
+                .output
+                .grow_to(*self.out_end + 2 * MAX_CONTROL_FRAME_LEN);
+        }
+        let free = self.free();
+        *self.out_end += sender.poll_transmit(shared, &mut self.output.as_mut()[free]);
+        !shared.wants_transmit()
+    }
+
+    /// The free tail of the output buffer (empty if an adapter shrank the
+    /// buffer below the queue, which it must not).
+    fn free(&mut self) -> Range<usize> {
+        let len = self.output.as_mut().len();
+        (*self.out_end).min(len)..len
+    }
+
+    /// Moves queued output to the front, freeing the written part.
+    fn compact(&mut self) {
+        if *self.out_start > 0 {
+            let (start, end) = (*self.out_start, *self.out_end);
+            let buf = self.output.as_mut();
+            if end - start <= start {
+                // No overlap: a plain copy (`copy_within` would pull in a
+                // 1.5 KiB `memmove` on small targets, for this call alone).
+                let (front, back) = buf.split_at_mut(start);
+                front[..end - start].copy_from_slice(&back[..end - start]);
+            } else {
+                // Overlapping: moving forward byte by byte reads each byte
+                // before it is overwritten.
+                for i in 0..end - start {
+                    buf[i] = buf[start + i];
+                }
+            }
+            *self.out_start = 0;
+            *self.out_end = end - start;
+        }
+    }
 }
 
 impl<R, I, O> Driver<R, I, O>
 where
     R: rand_core::Rng,
     I: AsMut<[u8]>,
-    O: AsRef<[u8]> + AsMut<[u8]>,
+    O: OutputBuffer,
 {
     /// A driver with empty buffers.
     pub fn new(conn: Connection<R>, input: I, output: O) -> Self {
@@ -80,6 +278,8 @@ where
             output,
             out_start: 0,
             out_end: 0,
+            shut_down: false,
+            fragmenting: None,
         }
     }
 
@@ -91,6 +291,201 @@ where
     /// The connection, mutably (e.g. to [`fail`](Connection::fail) it).
     pub fn connection_mut(&mut self) -> &mut Connection<R> {
         &mut self.conn
+    }
+
+    /// The next event, decoded from buffered input and handed to `f` with
+    /// a [`Reply`] handle (payloads borrowed from the input buffer, unmasked
+    /// in place); `Ready(Ok(f's result))`.
+    ///
+    /// Owed frames (pongs, the close reply) are queued first, and before it
+    /// asks for a read the driver asks for everything queued to be written,
+    /// so a read never blocks with replies unsent; frames already buffered
+    /// are all decoded first, so a burst of messages is answered with one
+    /// write. After a protocol error the close frame for it is written, the
+    /// transport shut, and the error returned as `Ready(Err(End::Failed))`;
+    /// after the closing handshake `Ready(Err(End::Closed))` — at once as a
+    /// server, after the server has closed the transport as a client
+    /// (§7.1.1). Every later call returns the same end.
+    ///
+    /// Dropping an adapter's future at any `Next` loses no event: an event
+    /// is only consumed by the call that returns it.
+    pub fn poll_event<T>(
+        &mut self,
+        f: impl FnOnce(Event<'_>, Reply<'_, R, O>) -> T,
+    ) -> Next<Result<T, End>> {
+        loop {
+            self.queue_owed();
+            if self.has_input() {
+                let (receiver, sender, shared) = self.conn.parts_mut();
+                let range = self.in_start..self.in_end;
+                match receiver.receive(shared, &mut self.input.as_mut()[range]) {
+                    Ok(got) => match got.event {
+                        Some(event) => {
+                            let consumed = got.consumed;
+                            let reply = Reply {
+                                sender,
+                                shared,
+                                queue: Queue {
+                                    output: &mut self.output,
+                                    out_start: &mut self.out_start,
+                                    out_end: &mut self.out_end,
+                                },
+                            };
+                            let out = f(event, reply);
+                            self.in_start += consumed;
+                            return Next::Ready(Ok(out));
+                        }
+                        None => self.in_start = self.in_end,
+                    },
+                    // The connection has failed and owes its close frame.
+                    Err(_) => self.in_start = self.in_end,
+                }
+                continue;
+            }
+            if let Some(next) = self.poll_end() {
+                return next.map_ready(Err);
+            }
+            return Next::Read;
+        }
+    }
+
+    /// Writes out everything queued, and closes the transport if the
+    /// connection is done with it (e.g. a server that wrote its reply to the
+    /// peer's close); `Ready(())` when the queue is empty (then flush the
+    /// transport, if it buffers). Cancel-safe: what was not written stays
+    /// queued.
+    pub fn poll_flush(&mut self) -> Next<()> {
+        self.queue_owed();
+        if self.has_pending_output() {
+            return Next::Write;
+        }
+        if self.conn.should_shutdown() && !self.shut_down {
+            return Next::Shutdown;
+        }
+        Next::Ready(())
+    }
+
+    /// Queues `frame` behind the owed frames and the queued output,
+    /// asking for output to be written first when it does not fit, and
+    /// `Ready(Ok(()))` once it is queued whole. [`poll_flush`](Driver::poll_flush)
+    /// then writes it.
+    ///
+    /// A data frame larger than a fixed output buffer is sent as a
+    /// fragmented message (§5.4) of pieces that fill the buffer, each
+    /// queued whole, so the connection is at a frame boundary whenever the
+    /// adapter waits: owed pongs and close frames can always go out.
+    ///
+    /// Cancel-safe: until `Ready`, a frame that fits is not queued at all
+    /// (poll again, or send something else). A fragmented one is queued
+    /// piece by piece: poll again with the same frame and it goes on from
+    /// the next piece; any other data frame then fails with
+    /// [`SendError::MessageInProgress`] (a close can still be sent).
+    pub fn poll_write(&mut self, frame: Outgoing<'_>) -> Next<Result<(), SendError>> {
+        self.queue_owed();
+        if let Some(progress) = self.fragmenting {
+            return match frame.as_data() {
+                Some((kind, payload, _))
+                    if kind == progress.kind && payload.len() == progress.len =>
+                {
+                    self.poll_fragments(frame)
+                }
+                Some(_) => Next::Ready(Err(SendError::MessageInProgress)),
+                None => Next::Ready(self.queue(frame)),
+            };
+        }
+        match self.queue(frame) {
+            Err(SendError::BufferTooSmall { .. }) if self.has_pending_output() => Next::Write,
+            Err(SendError::BufferTooSmall { .. }) if frame.as_data().is_some() => {
+                let (kind, payload, _) = frame.as_data().unwrap_or((DataKind::Binary, &[], true));
+                self.fragmenting = Some(Fragmenting {
+                    kind,
+                    len: payload.len(),
+                    taken: 0,
+                });
+                self.poll_fragments(frame)
+            }
+            other => Next::Ready(other),
+        }
+    }
+
+    /// Queues the next piece of a message sent in fragments.
+    fn poll_fragments(&mut self, frame: Outgoing<'_>) -> Next<Result<(), SendError>> {
+        let (Some(progress), Some((kind, payload, last))) = (self.fragmenting, frame.as_data())
+        else {
+            return Next::Ready(Ok(()));
+        };
+        if self.has_pending_output() {
+            return Next::Write;
+        }
+        // A piece fills the empty buffer: header (at most 14 bytes) + payload.
+        let room = self.output.as_ref().len().saturating_sub(14);
+        if room == 0 {
+            self.fragmenting = None;
+            return Next::Ready(Err(SendError::BufferTooSmall { needed: 15 }));
+        }
+        let rest = &payload[progress.taken..];
+        let piece = &rest[..rest.len().min(room)];
+        let ends = piece.len() == rest.len();
+        let fragment = Outgoing::Fragment {
+            kind,
+            payload: piece,
+            last: last && ends,
+        };
+        if let Err(e) = self.queue(fragment) {
+            self.fragmenting = None;
+            return Next::Ready(Err(e));
+        }
+        if ends {
+            self.fragmenting = None;
+            return Next::Ready(Ok(()));
+        }
+        self.fragmenting = Some(Fragmenting {
+            taken: progress.taken + piece.len(),
+            ..progress
+        });
+        Next::Write
+    }
+
+    /// When no more events can come: what is left to do before the end is
+    /// reported, or the end itself. `None` while the connection may still
+    /// receive.
+    fn poll_end(&mut self) -> Option<Next<End>> {
+        let shared = self.conn.shared();
+        let receiving = !shared.is_receive_done()
+            // A client whose closing handshake is done waits for the
+            // server to end the transport (§7.1.1).
+            || (shared.state() == State::Closed
+                && !shared.should_shutdown()
+                && !shared.wants_transmit());
+        if self.has_pending_output() {
+            return Some(Next::Write);
+        }
+        if self.conn.should_shutdown() && !self.shut_down {
+            return Some(Next::Shutdown);
+        }
+        if receiving && !self.shut_down {
+            return None;
+        }
+        if shared.state() != State::Closed {
+            // The peer's close arrived but our reply could not be queued:
+            // the output buffer is smaller than a control frame.
+            return Some(Next::Ready(End::Failed(ProtocolError::UnexpectedEof)));
+        }
+        Some(Next::Ready(match shared.failure() {
+            Some(e) => End::Failed(e),
+            None => End::Closed,
+        }))
+    }
+
+    /// Reports that the adapter closed the transport (after [`Next::Shutdown`],
+    /// or because it failed).
+    pub fn shut_down(&mut self) {
+        self.shut_down = true;
+    }
+
+    /// True once the adapter closed the transport.
+    pub fn is_shut_down(&self) -> bool {
+        self.shut_down
     }
 
     /// True while received bytes wait to be decoded; read from the
@@ -110,49 +505,15 @@ where
         &mut self.input.as_mut()[end..]
     }
 
-    /// Reports that `n` bytes were read into [`input_space`](Driver::input_space).
+    /// Reports that `n` bytes were read into [`input_space`](Driver::input_space);
+    /// 0 means the transport ended (see [`Connection::receive_eof`]).
     pub fn input_filled(&mut self, n: usize) {
+        if n == 0 {
+            let _ = self.conn.receive_eof();
+            return;
+        }
         let len = self.input.as_mut().len();
         self.in_end = self.in_end.saturating_add(n).min(len);
-    }
-
-    /// Decodes the next event from the buffered input and hands it to `f`
-    /// (payloads borrowed from the input buffer, unmasked in place).
-    /// `Ok(None)`: all buffered input is consumed, read more. An `Err` has
-    /// failed the connection; its close frame is owed (see
-    /// [`queue_owed`](Driver::queue_owed)).
-    pub fn next_event<T>(
-        &mut self,
-        f: impl FnOnce(Event<'_>) -> T,
-    ) -> Result<Option<T>, ProtocolError> {
-        if !self.has_input() {
-            return Ok(None);
-        }
-        let range = self.in_start..self.in_end;
-        let got = match self.conn.receive(&mut self.input.as_mut()[range]) {
-            Ok(got) => got,
-            Err(e) => {
-                self.in_start = self.in_end;
-                return Err(e);
-            }
-        };
-        let consumed = got.consumed;
-        match got.event {
-            None => {
-                self.in_start = self.in_end;
-                Ok(None)
-            }
-            Some(event) => {
-                let out = f(event);
-                self.in_start += consumed;
-                Ok(Some(out))
-            }
-        }
-    }
-
-    /// Reports that the transport ended; see [`Connection::receive_eof`].
-    pub fn receive_eof(&mut self) -> Result<(), ProtocolError> {
-        self.conn.receive_eof()
     }
 
     /// The queued bytes to write to the transport.
@@ -175,35 +536,36 @@ where
         self.out_start < self.out_end
     }
 
-    /// Queues the frames the connection owes (pongs, close replies). Returns
-    /// false if the free output space is too small for them: write some
-    /// output first. 2 × [`MAX_CONTROL_FRAME_LEN`](crate::connection::MAX_CONTROL_FRAME_LEN)
-    /// bytes of free space always suffice.
-    pub fn queue_owed(&mut self) -> bool {
-        if !self.conn.wants_transmit() {
-            return true;
+    /// Queues one whole frame behind the queued output, growing a growable
+    /// buffer. If it does not fit, nothing changes and the error says how
+    /// many bytes the frame needs.
+    pub fn queue(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
+        let (_, sender, shared) = self.conn.parts_mut();
+        Queue {
+            output: &mut self.output,
+            out_start: &mut self.out_start,
+            out_end: &mut self.out_end,
         }
-        self.compact_output();
-        let free = self.output_free_range();
-        let n = self.conn.poll_transmit(&mut self.output.as_mut()[free]);
-        self.out_end += n;
-        !self.conn.wants_transmit()
+        .encode(sender, shared, frame)
     }
 
-    /// Queues one whole frame behind the queued output. If it does not fit
-    /// in the free space, nothing changes and the error says how many bytes
-    /// the frame needs: write the queue out and try again, enlarge the
-    /// buffer, or stream the frame ([`queue_frame_start`](Driver::queue_frame_start)).
-    pub fn queue(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
-        self.compact_output();
-        let free = self.output_free_range();
-        let n = self.conn.encode(frame, &mut self.output.as_mut()[free])?;
-        self.out_end += n;
-        Ok(())
+    /// Queues the frames the connection owes (pongs, close replies). Returns
+    /// false if the free output space is too small for them: write some
+    /// output first. 2 × [`MAX_CONTROL_FRAME_LEN`] bytes of free space
+    /// always suffice.
+    pub fn queue_owed(&mut self) -> bool {
+        let (_, sender, shared) = self.conn.parts_mut();
+        Queue {
+            output: &mut self.output,
+            out_start: &mut self.out_start,
+            out_end: &mut self.out_end,
+        }
+        .owed(sender, shared)
     }
 
     /// Queues the header of a data frame of `len` payload bytes whose
-    /// payload follows through [`queue_payload`](Driver::queue_payload).
+    /// payload follows through [`queue_payload`](Driver::queue_payload)
+    /// (for a frame streamed through a fixed buffer in one piece).
     pub fn queue_frame_start(
         &mut self,
         kind: DataKind,
@@ -231,44 +593,44 @@ where
         Ok(n)
     }
 
-    /// End of the queued output within the output buffer: a buffer that
-    /// can grow (a `Vec`) should be at least this long plus a frame.
+    /// End of the queued output within the output buffer.
     pub fn queued_end(&self) -> usize {
         self.out_end
     }
 
-    /// The output buffer, e.g. to enlarge a `Vec`. Queued bytes are
-    /// `[..queued_end()]`'s tail; keep them.
+    /// The output buffer, e.g. to shrink a `Vec` after a burst. Queued
+    /// bytes are `[..queued_end()]`'s tail; keep them.
     pub fn output_buffer_mut(&mut self) -> &mut O {
         &mut self.output
     }
 
-    /// The free tail of the output buffer (empty if an adapter shrank the
-    /// buffer below the queue, which it must not).
     fn output_free_range(&mut self) -> Range<usize> {
-        let len = self.output.as_mut().len();
-        self.out_end.min(len)..len
+        Queue {
+            output: &mut self.output,
+            out_start: &mut self.out_start,
+            out_end: &mut self.out_end,
+        }
+        .free()
     }
 
-    /// Moves queued output to the front, freeing the written part.
     fn compact_output(&mut self) {
-        if self.out_start > 0 {
-            let (start, end) = (self.out_start, self.out_end);
-            let buf = self.output.as_mut();
-            if end - start <= start {
-                // No overlap: a plain copy (`copy_within` would pull in a
-                // 1.5 KiB `memmove` on small targets, for this call alone).
-                let (front, back) = buf.split_at_mut(start);
-                front[..end - start].copy_from_slice(&back[..end - start]);
-            } else {
-                // Overlapping: moving forward byte by byte reads each byte
-                // before it is overwritten.
-                for i in 0..end - start {
-                    buf[i] = buf[start + i];
-                }
-            }
-            self.out_start = 0;
-            self.out_end = end - start;
+        Queue {
+            output: &mut self.output,
+            out_start: &mut self.out_start,
+            out_end: &mut self.out_end,
+        }
+        .compact()
+    }
+}
+
+impl<T> Next<T> {
+    /// Maps the result of a finished operation.
+    pub fn map_ready<U>(self, f: impl FnOnce(T) -> U) -> Next<U> {
+        match self {
+            Next::Read => Next::Read,
+            Next::Write => Next::Write,
+            Next::Shutdown => Next::Shutdown,
+            Next::Ready(t) => Next::Ready(f(t)),
         }
     }
 }
@@ -284,7 +646,7 @@ mod tests {
         Driver::new(Connection::server(Config::new()), [0; I], [0; O])
     }
 
-    fn feed<R: rand_core::Rng, I: AsMut<[u8]>, O: AsRef<[u8]> + AsMut<[u8]>>(
+    fn feed<R: rand_core::Rng, I: AsMut<[u8]>, O: OutputBuffer>(
         d: &mut Driver<R, I, O>,
         bytes: &[u8],
     ) {
@@ -326,8 +688,8 @@ mod tests {
         let mut d = server::<64, { 2 * MAX_CONTROL_FRAME_LEN }>();
         feed(&mut d, &[0x89, 0x83, 0, 0, 0, 0, b'a', b'b', b'c']);
         assert_eq!(
-            d.next_event(|e| matches!(e, Event::Ping(p) if p == b"abc")),
-            Ok(Some(true))
+            d.poll_event(|e, _| matches!(e, Event::Ping(p) if p == b"abc")),
+            Next::Ready(Ok(true))
         );
         d.queue(Outgoing::Binary(&[7; 2 * MAX_CONTROL_FRAME_LEN - 6]))
             .unwrap(); // leaves 2 bytes
@@ -364,14 +726,13 @@ mod tests {
         let mut seen = Vec::new();
         for piece in frame.chunks(4) {
             feed(&mut d, piece);
-            while let Some(()) = d
-                .next_event(|e| {
-                    if let Event::Data(c) = e {
-                        seen.extend_from_slice(c.payload);
-                    }
-                })
-                .unwrap()
-            {}
+            while let Next::Ready(r) = d.poll_event(|e, _| {
+                if let Event::Data(c) = e {
+                    seen.extend_from_slice(c.payload);
+                }
+            }) {
+                r.unwrap();
+            }
         }
         assert_eq!(seen, b"xyz");
     }

@@ -149,11 +149,15 @@ pub enum SendError {
     Closing,
     /// A fragmented message is open; finish it before starting another (§5.4).
     MessageInProgress,
-    /// A continuation of a message was sent while none is open.
-    NoMessageInProgress,
-    /// A frame started with [`Connection::start_frame`](crate::Connection::start_frame)
+    /// Payload was given with no frame started by
+    /// [`Sender::start_frame`](crate::connection::Sender::start_frame).
+    NoFrameInProgress,
+    /// A frame started with [`Sender::start_frame`](crate::connection::Sender::start_frame)
     /// still needs payload bytes.
     FrameInProgress,
+    /// Only data frames have a payload the caller can write itself
+    /// ([`Sender::encode_header`](crate::connection::Sender::encode_header)).
+    NotData,
     /// Control frame payloads are limited to 125 bytes (§5.5).
     ControlPayloadTooLong(usize),
     /// The close code may not be sent on the wire (§7.4.1).
@@ -170,8 +174,9 @@ impl core::fmt::Display for SendError {
             }
             SendError::Closing => f.write_str("the connection is closing: no more data frames"),
             SendError::MessageInProgress => f.write_str("a fragmented message is still open"),
-            SendError::NoMessageInProgress => f.write_str("no fragmented message is open"),
+            SendError::NoFrameInProgress => f.write_str("no streamed frame is in progress"),
             SendError::FrameInProgress => f.write_str("a streamed frame still needs payload"),
+            SendError::NotData => f.write_str("only data frames can be encoded header first"),
             SendError::ControlPayloadTooLong(len) => {
                 write!(f, "control payload of {len} bytes, the limit is 125")
             }

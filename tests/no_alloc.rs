@@ -8,7 +8,7 @@
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
-use wsock::driver::Driver;
+use wsock::driver::{Driver, Next};
 use wsock::message::{MessageAssembler, SliceBuffer};
 use wsock::{Config, Connection, DataKind, Event, Outgoing};
 
@@ -93,21 +93,22 @@ fn core_frame_path_allocates_nothing() {
         server.input_filled(n);
         client.output_written(n);
         loop {
-            let step = server
-                .next_event(|event| match event {
-                    Event::Data(chunk) => assembler.push(&chunk).unwrap().is_some(),
-                    _ => false,
-                })
-                .unwrap();
+            let step = server.poll_event(|event, _| match event {
+                Event::Data(chunk) => assembler.push(&chunk).unwrap().is_some(),
+                _ => false,
+            });
             match step {
-                Some(true) => messages += 1,
-                Some(false) => {}
-                None => break,
+                Next::Ready(Ok(true)) => messages += 1,
+                Next::Ready(Ok(false)) => {}
+                // The owed pong, before the driver asks for a read.
+                Next::Write => {
+                    let n = server.pending_output().len();
+                    server.output_written(n);
+                }
+                Next::Read => break,
+                other => panic!("{other:?}"),
             }
         }
-        assert!(server.queue_owed());
-        let n = server.pending_output().len();
-        server.output_written(n);
     }
     assert_eq!(messages, 2000 * 3);
     assert_eq!(allocations() - before, 0, "the frame path allocated");

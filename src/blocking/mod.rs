@@ -51,12 +51,12 @@ pub use transport::{MaybeTlsStream, Plain, Transport};
 
 use crate::close::CloseCode;
 use crate::config::{Config, Role};
-use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, State};
-use crate::driver::Driver;
-use crate::error::{ProtocolError, SendError};
+use crate::connection::{Connection, State};
+use crate::driver::{Driver, End, Next, Reply};
+use crate::error::ProtocolError;
 use crate::event::{DataKind, Event, Outgoing};
 use crate::message::MessageAssembler;
-use rng::MaskRng;
+pub use rng::MaskRng;
 use std::io;
 use std::string::String;
 use std::time::Duration;
@@ -153,7 +153,6 @@ pub struct WebSocket<S> {
     assembler: MessageAssembler<Vec<u8>>,
     close_timeout: Option<Duration>,
     subprotocol: Option<String>,
-    shut_down: bool,
 }
 
 /// What one step of `read` found.
@@ -186,7 +185,6 @@ impl<S: Transport> WebSocket<S> {
             assembler: MessageAssembler::new(Vec::new()),
             close_timeout: options.close_timeout,
             subprotocol: None,
-            shut_down: false,
         })
     }
 
@@ -195,46 +193,52 @@ impl<S: Transport> WebSocket<S> {
     /// returns. After the closing handshake it returns
     /// [`Error::ConnectionClosed`].
     pub fn read(&mut self) -> Result<Message, Error> {
-        loop {
-            let step = self.with_next_event(|event, assembler| match event {
-                // The text is checked once, as it becomes a `String` below.
-                Event::Data(chunk) => match assembler.collect(&chunk) {
-                    Ok(None) => Step::Continue,
-                    Ok(Some(kind)) => Step::Whole(kind),
-                    Err(e) => Step::Fail(e),
-                },
-                Event::Ping(p) => Step::Control(Message::Ping(p.to_vec())),
-                Event::Pong(p) => Step::Control(Message::Pong(p.to_vec())),
-                Event::Close(frame) => Step::Control(Message::Close(frame.map(|f| CloseFrame {
-                    code: f.code,
-                    reason: f.reason.as_str().into(),
-                }))),
-            })?;
-            match step {
-                Step::Continue => continue,
-                Step::Whole(kind) => {
-                    let bytes = core::mem::take(self.assembler.buffer_mut());
-                    return Ok(match kind {
-                        DataKind::Binary => Message::Binary(bytes),
-                        // The connection validated the text as it arrived;
-                        // this check is what makes it a `String` in safe code.
-                        DataKind::Text => Message::Text(
-                            String::from_utf8(bytes)
-                                .map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
-                        ),
-                    });
-                }
-                Step::Control(message) => {
-                    // Send the pong or the close reply now, not at the next call.
-                    self.flush_owed()?;
-                    return Ok(message);
-                }
-                Step::Fail(e) => {
-                    self.driver.connection_mut().fail(e);
-                    let _ = self.flush_owed();
-                    return Err(Error::Protocol(e));
+        let assembler = &mut self.assembler;
+        let step = run(&mut self.stream, &mut self.driver, |driver| {
+            loop {
+                let next = driver.poll_event(|event, _| match event {
+                    // The text is checked once, as it becomes a `String` below.
+                    Event::Data(chunk) => match assembler.collect(&chunk) {
+                        Ok(None) => Step::Continue,
+                        Ok(Some(kind)) => Step::Whole(kind),
+                        Err(e) => Step::Fail(e),
+                    },
+                    Event::Ping(p) => Step::Control(Message::Ping(p.to_vec())),
+                    Event::Pong(p) => Step::Control(Message::Pong(p.to_vec())),
+                    Event::Close(frame) => {
+                        Step::Control(Message::Close(frame.map(|f| CloseFrame {
+                            code: f.code,
+                            reason: f.reason.as_str().into(),
+                        })))
+                    }
+                });
+                match next {
+                    Next::Ready(Ok(Step::Continue)) => continue,
+                    // The message is too big: the loop writes the close for it.
+                    Next::Ready(Ok(Step::Fail(e))) => driver.connection_mut().fail(e),
+                    other => return other.map_ready(|r| r.map_err(ended)),
                 }
             }
+        })?;
+        match step {
+            Step::Whole(kind) => {
+                let bytes = core::mem::take(self.assembler.buffer_mut());
+                Ok(match kind {
+                    DataKind::Binary => Message::Binary(bytes),
+                    // The connection validated the text as it arrived;
+                    // this check is what makes it a `String` in safe code.
+                    DataKind::Text => Message::Text(
+                        String::from_utf8(bytes)
+                            .map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
+                    ),
+                })
+            }
+            Step::Control(message) => {
+                // Send the pong or the close reply now, not at the next call.
+                self.flush_owed()?;
+                Ok(message)
+            }
+            Step::Continue | Step::Fail(_) => unreachable!("handled in the loop"),
         }
     }
 
@@ -257,60 +261,38 @@ impl<S: Transport> WebSocket<S> {
     /// # Ok::<(), wsock::blocking::Error>(())
     /// ```
     pub fn read_event_with<T>(&mut self, mut f: impl FnMut(Event<'_>) -> T) -> Result<T, Error> {
-        self.with_next_event(|event, _| f(event))
+        self.read_event_and_reply(|event, _| f(event))
     }
 
-    /// Decodes until one event is ready, reading from the transport as needed.
-    fn with_next_event<T>(
+    /// Reads the next event and hands it to `f` with a [`Reply`] handle, so
+    /// that a received chunk can be answered or echoed while it is borrowed:
+    /// its bytes go straight from the read buffer into the write queue, one
+    /// copy and no allocation. Replies are written with the next flush (a
+    /// read flushes before it blocks, so a burst of echoes is one write).
+    ///
+    /// ```no_run
+    /// # let mut ws = wsock::blocking::connect("ws://127.0.0.1:9001")?;
+    /// use wsock::{DataKind, Event, Outgoing};
+    /// // An echo of every data chunk, fragment by fragment.
+    /// loop {
+    ///     ws.read_event_and_reply(|event, mut reply| match event {
+    ///         Event::Data(chunk) => reply.queue(Outgoing::Fragment {
+    ///             kind: chunk.kind,
+    ///             payload: chunk.payload,
+    ///             last: chunk.last,
+    ///         }),
+    ///         _ => Ok(()),
+    ///     })??;
+    /// }
+    /// # Ok::<(), Box<dyn std::error::Error>>(())
+    /// ```
+    pub fn read_event_and_reply<T>(
         &mut self,
-        mut f: impl FnMut(Event<'_>, &mut MessageAssembler<Vec<u8>>) -> T,
+        mut f: impl FnMut(Event<'_>, Reply<'_, MaskRng, Vec<u8>>) -> T,
     ) -> Result<T, Error> {
-        loop {
-            self.queue_owed();
-            if !self.driver.has_input() {
-                self.fill()?;
-            }
-            let assembler = &mut self.assembler;
-            match self.driver.next_event(|event| f(event, assembler)) {
-                Ok(Some(out)) => return Ok(out),
-                Ok(None) => continue,
-                Err(e) => {
-                    let _ = self.flush_owed();
-                    return Err(Error::Protocol(e));
-                }
-            }
-        }
-    }
-
-    /// Reads from the transport into the (empty) read buffer. Everything
-    /// queued is written first: a read never blocks with replies unsent.
-    fn fill(&mut self) -> Result<(), Error> {
-        self.flush_owed()?;
-        let conn = self.driver.connection();
-        if conn.state() == State::Closed && conn.should_shutdown() {
-            return Err(match conn.failure() {
-                Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
-                _ => Error::ConnectionClosed,
-            });
-        }
-        loop {
-            match self.stream.read(self.driver.input_space()) {
-                Ok(0) => {
-                    let ended = self.driver.receive_eof();
-                    self.shutdown();
-                    return Err(match ended {
-                        Ok(()) => Error::ConnectionClosed,
-                        Err(e) => Error::Protocol(e),
-                    });
-                }
-                Ok(n) => {
-                    self.driver.input_filled(n);
-                    return Ok(());
-                }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(e)),
-            }
-        }
+        run(&mut self.stream, &mut self.driver, |driver| {
+            driver.poll_event(&mut f).map_ready(|r| r.map_err(ended))
+        })
     }
 
     /// True when bytes already read from the transport wait to be decoded.
@@ -331,33 +313,19 @@ impl<S: Transport> WebSocket<S> {
     /// was taken and the rest of it is queued: do not write it again, call
     /// [`flush`](WebSocket::flush) to go on (e.g. after `WouldBlock`).
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
-        self.queue_owed();
-        let needed = match self.driver.queue(frame) {
-            Ok(()) => return Ok(()),
-            // The frame's payload is a slice in memory, so its size fits usize.
-            Err(SendError::BufferTooSmall { needed }) => {
-                usize::try_from(needed).unwrap_or(usize::MAX)
-            }
-            Err(e) => return Err(Error::Send(e)),
-        };
+        self.driver.queue_owed();
         match frame.as_data() {
             Some((kind, payload, last)) if payload.len() >= KEEP_WRITE_CAPACITY => {
                 if let Err(e) = self.write_queue() {
                     // Take the frame anyway, so that the error means one thing.
-                    self.queue_grown(frame, needed)?;
+                    self.driver.queue(frame).map_err(Error::Send)?;
                     return Err(e);
                 }
                 self.write_through(kind, payload, last)
             }
             // Small frames (control frames among them) are queued behind the rest.
-            _ => self.queue_grown(frame, needed),
+            _ => self.driver.queue(frame).map_err(Error::Send),
         }
-    }
-
-    /// Queues `frame`, growing the write buffer by the `needed` bytes.
-    fn queue_grown(&mut self, frame: Outgoing<'_>, needed: usize) -> Result<(), Error> {
-        self.grow_output(needed);
-        self.driver.queue(frame).map_err(Error::Send)
     }
 
     /// Writes a big data frame through the (empty) write buffer; see
@@ -391,7 +359,9 @@ impl<S: Transport> WebSocket<S> {
     /// Writes everything queued. Interrupted writes are retried; after any
     /// other error (e.g. a timeout) nothing is lost: call `flush` again.
     pub fn flush(&mut self) -> Result<(), Error> {
-        self.write_queue()?;
+        run(&mut self.stream, &mut self.driver, |driver| {
+            driver.poll_flush().map_ready(Ok)
+        })?;
         let buffer = self.driver.output_buffer_mut();
         if buffer.len() > KEEP_WRITE_CAPACITY {
             buffer.truncate(KEEP_WRITE_CAPACITY);
@@ -437,10 +407,8 @@ impl<S: Transport> WebSocket<S> {
     /// [`Options::close_timeout`] on transports with timeouts.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         let _ = self.stream.set_timeout(self.close_timeout);
-        match self.state() {
-            State::Open => self.write(Outgoing::Close(Some((code, reason))))?,
-            State::CloseReceived => self.queue_owed(),
-            State::CloseSent | State::Closed => {}
+        if self.state() == State::Open {
+            self.write(Outgoing::Close(Some((code, reason))))?;
         }
         self.flush()?;
         loop {
@@ -495,14 +463,6 @@ impl<S: Transport> WebSocket<S> {
         self.stream
     }
 
-    /// Moves owed control frames into the write queue, growing it if needed.
-    fn queue_owed(&mut self) {
-        if !self.driver.queue_owed() {
-            self.grow_output(2 * MAX_CONTROL_FRAME_LEN);
-            self.driver.queue_owed();
-        }
-    }
-
     /// Makes room for `additional` bytes behind the queued output.
     fn grow_output(&mut self, additional: usize) {
         let want = self.driver.queued_end().saturating_add(additional);
@@ -512,22 +472,15 @@ impl<S: Transport> WebSocket<S> {
         }
     }
 
-    /// Writes owed control frames (and anything queued) and ends the
-    /// transport once the connection says so.
+    /// Writes owed control frames and anything queued, and ends the
+    /// transport if the connection says so (see [`Driver::poll_flush`]).
     fn flush_owed(&mut self) -> Result<(), Error> {
-        self.queue_owed();
-        if self.driver.has_pending_output() {
-            self.flush()?;
-        }
-        if self.driver.connection().should_shutdown() {
-            self.shutdown();
-        }
-        Ok(())
+        self.flush()
     }
 
     fn shutdown(&mut self) {
-        if !self.shut_down {
-            self.shut_down = true;
+        if !self.driver.is_shut_down() {
+            self.driver.shut_down();
             let _ = self.stream.close_transport();
         }
     }
@@ -562,6 +515,79 @@ impl<S: Transport> Iterator for Incoming<'_, S> {
                 Some(Err(e))
             }
         }
+    }
+}
+
+/// The driver of a std WebSocket.
+type StdDriver = Driver<MaskRng, Vec<u8>, Vec<u8>>;
+
+/// Runs one driver operation to its end over `stream`: the adapter's only
+/// I/O loop. Interrupted calls are retried; other I/O errors are returned
+/// (the protocol error instead, if one was failing the connection).
+fn run<S: Transport, U>(
+    stream: &mut S,
+    driver: &mut StdDriver,
+    mut op: impl FnMut(&mut StdDriver) -> Next<Result<U, Error>>,
+) -> Result<U, Error> {
+    loop {
+        match op(driver) {
+            Next::Ready(result) => return result,
+            Next::Read => match stream.read(driver.input_space()) {
+                Ok(n) => driver.input_filled(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(io_error(stream, driver, e)),
+            },
+            Next::Write => {
+                while driver.has_pending_output() {
+                    match stream.write(driver.pending_output()) {
+                        Ok(0) => {
+                            let e = io::ErrorKind::WriteZero.into();
+                            return Err(io_error(stream, driver, e));
+                        }
+                        Ok(n) => driver.output_written(n),
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(io_error(stream, driver, e)),
+                    }
+                }
+                // A TLS stream holds records until it is flushed.
+                loop {
+                    match stream.flush() {
+                        Ok(()) => break,
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Err(io_error(stream, driver, e)),
+                    }
+                }
+            }
+            Next::Shutdown => {
+                driver.shut_down();
+                let _ = stream.close_transport();
+            }
+        }
+    }
+}
+
+/// The error to report for an I/O error: the protocol error that was
+/// failing the connection (whose close frame could not be written; the
+/// transport is then closed), or the I/O error itself (nothing is lost:
+/// e.g. after a timeout the call can be made again).
+fn io_error<S: Transport>(stream: &mut S, driver: &mut StdDriver, error: io::Error) -> Error {
+    match driver.connection().failure() {
+        Some(e) if e != ProtocolError::UnexpectedEof => {
+            if !driver.is_shut_down() {
+                driver.shut_down();
+                let _ = stream.close_transport();
+            }
+            Error::Protocol(e)
+        }
+        _ => Error::Io(error),
+    }
+}
+
+/// The error for a connection that gives no more messages.
+fn ended(end: End) -> Error {
+    match end {
+        End::Closed => Error::ConnectionClosed,
+        End::Failed(e) => Error::Protocol(e),
     }
 }
 

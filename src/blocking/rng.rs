@@ -4,10 +4,11 @@ use core::convert::Infallible;
 use rand::SeedableRng;
 use rand::rngs::{StdRng, SysRng};
 
-/// A ChaCha-based CSPRNG seeded from the operating system (a client's), or
+/// The masking-key source of std connections: a ChaCha-based CSPRNG seeded
+/// from the operating system (a client's), or
 /// nothing (a server's, which never masks).
 #[derive(Debug)]
-pub(crate) struct MaskRng(Option<StdRng>);
+pub struct MaskRng(Option<StdRng>);
 
 impl MaskRng {
     /// Seeded from the OS entropy source.

@@ -15,31 +15,66 @@
 //!   [`wants_transmit`](Connection::wants_transmit) and
 //!   [`should_shutdown`](Connection::should_shutdown) tell the adapter what to do.
 //!
-//! The closing handshake is a state, and these are all the transitions:
+//! ## Halves
 //!
-//! | state           | event                          | next            |
-//! |-----------------|--------------------------------|-----------------|
-//! | `Open`          | we send a close                | `CloseSent`     |
-//! | `Open`          | peer's close arrives (reply queued) | `CloseReceived` |
-//! | `Open`          | protocol error (close queued)  | `Closed`        |
-//! | `CloseReceived` | our reply is written / we send a close | `Closed` |
-//! | `CloseSent`     | peer's close arrives, or an error | `Closed`     |
-//! | any             | transport ends (`receive_eof`) | `Closed`        |
+//! A connection is three parts, and [`Connection::split`] hands them out so
+//! that input and output can be driven from two threads or tasks:
+//!
+//! - [`Receiver`]: the frame decoder and the incoming message (input only);
+//! - [`Sender`]: the masking RNG and the outgoing message (output only);
+//! - [`Shared`]: what both sides must see — the closing handshake's state,
+//!   why the connection failed, and the frames owed to the peer (the pong for
+//!   a ping, the close reply). It is small (about 150 bytes) and every
+//!   method on it is short and does no I/O, so a lock around it is never held
+//!   for long.
+//!
+//! The receiver *owes* frames through `Shared`; only the sender writes them
+//! ([`Sender::poll_transmit`]), between its own frames, so owed control
+//! frames never land inside a data frame.
+//!
+//! ## The closing handshake
+//!
+//! The closing handshake is a state, and this table — [`TRANSITIONS`], which
+//! a test compares with this text — is every transition there is:
+//!
+//! | state           | step            | next            |
+//! |-----------------|-----------------|-----------------|
+//! | `Open`          | `SendClose`     | `CloseSent`     |
+//! | `Open`          | `ReceiveClose`  | `CloseReceived` |
+//! | `Open`          | `Fail`          | `Closed`        |
+//! | `Open`          | `TransportEnd`  | `Closed`        |
+//! | `CloseSent`     | `SendClose`     | refused         |
+//! | `CloseSent`     | `ReceiveClose`  | `Closed`        |
+//! | `CloseSent`     | `Fail`          | `Closed`        |
+//! | `CloseSent`     | `TransportEnd`  | `Closed`        |
+//! | `CloseReceived` | `SendClose`     | `Closed`        |
+//! | `CloseReceived` | `ReceiveClose`  | ignored         |
+//! | `CloseReceived` | `Fail`          | `Closed`        |
+//! | `CloseReceived` | `TransportEnd`  | `Closed`        |
+//! | `Closed`        | `SendClose`     | refused         |
+//! | `Closed`        | `ReceiveClose`  | ignored         |
+//! | `Closed`        | `Fail`          | `Closed`        |
+//! | `Closed`        | `TransportEnd`  | `Closed`        |
+//!
+//! `SendClose` is our close frame going out (a new one, or the reply the
+//! peer's close is owed); `ReceiveClose` the peer's close frame; `Fail` a
+//! protocol error (its close frame is owed); `TransportEnd` the transport
+//! ending. "refused": the call fails with [`crate::SendError::Closing`];
+//! "ignored": nothing changes (input after the peer's close is dropped,
+//! §5.5.1).
 
 mod receive;
 mod send;
+mod shared;
 
-use crate::close::CloseCode;
 use crate::config::{Config, Role};
-use crate::error::ProtocolError;
-use crate::event::DataKind;
-use crate::frame::{FrameDecoder, MAX_CONTROL_PAYLOAD};
-use crate::utf8::Utf8Validator;
+use crate::error::{ProtocolError, SendError};
+use crate::event::{DataKind, Outgoing};
 use core::convert::Infallible;
-use heapless::Vec;
 
-pub use receive::Received;
-pub use send::MAX_CONTROL_FRAME_LEN;
+pub use receive::{Received, Receiver};
+pub use send::{EncodedHeader, MAX_CONTROL_FRAME_LEN, Sender};
+pub use shared::{Shared, Step, TRANSITIONS};
 
 /// Where the connection is in its life (§7, see the module docs for the table).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -75,46 +110,6 @@ impl rand_core::TryRng for NoRng {
     }
 }
 
-/// The frame whose payload is being read.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum RxFrame {
-    /// Between frames.
-    None,
-    /// A data frame; `fin` ends its message.
-    Data { fin: bool },
-    /// A control frame whose payload is gathered into `control`.
-    Control(crate::frame::OpCode),
-}
-
-/// The incoming message being received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct RxMessage {
-    kind: DataKind,
-    rsv: u8,
-    /// Payload bytes announced so far (sum of frame lengths), for `max_message_size`.
-    len: u64,
-    /// No chunk of it has been reported yet.
-    first_pending: bool,
-}
-
-/// A data frame being streamed out by `start_frame` / `encode_payload`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct TxFrame {
-    remaining: u64,
-    offset: u64,
-    mask: Option<[u8; 4]>,
-    kind: DataKind,
-    /// The frame ends its message.
-    fin: bool,
-}
-
-/// A close frame the connection owes the peer.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-struct PendingClose {
-    code: Option<CloseCode>,
-    reason: &'static str,
-}
-
 /// A WebSocket connection after the handshake: a pure state machine.
 ///
 /// `R` is the random source for client masking keys; servers use [`NoRng`].
@@ -122,26 +117,9 @@ struct PendingClose {
 /// a complete client ↔ server example.
 #[derive(Debug, Clone)]
 pub struct Connection<R = NoRng> {
-    role: Role,
-    config: Config,
-    rng: R,
-    state: State,
-    /// Why the connection failed, if it did.
-    failure: Option<ProtocolError>,
-    /// The transport ended (the peer will send nothing more).
-    eof: bool,
-
-    decoder: FrameDecoder,
-    rx_frame: RxFrame,
-    rx_message: Option<RxMessage>,
-    rx_utf8: Utf8Validator,
-    control: Vec<u8, MAX_CONTROL_PAYLOAD>,
-
-    tx_message: Option<DataKind>,
-    tx_utf8: Utf8Validator,
-    tx_frame: Option<TxFrame>,
-    pending_pong: Option<Vec<u8, MAX_CONTROL_PAYLOAD>>,
-    pending_close: Option<PendingClose>,
+    shared: Shared,
+    receiver: Receiver,
+    sender: Sender<R>,
 }
 
 impl Connection<NoRng> {
@@ -163,102 +141,181 @@ impl<R: rand_core::CryptoRng> Connection<R> {
     }
 }
 
-impl<R: rand_core::Rng> Connection<R> {
-    fn with_rng(role: Role, config: Config, rng: R) -> Self {
+impl<R> Connection<R> {
+    /// Splits the connection into its input half, its output half and the
+    /// part they share (see [Halves](self#halves)); [`from_parts`](Connection::from_parts)
+    /// puts them back together.
+    ///
+    /// ```
+    /// use wsock::{Config, Connection, Event, Outgoing};
+    /// let (mut rx, mut tx, mut shared) = Connection::server(Config::new()).split();
+    /// // A masked ping (all-zero key): the receiver owes a pong...
+    /// let mut input = [0x89, 0x80, 0, 0, 0, 0];
+    /// let got = rx.receive(&mut shared, &mut input)?;
+    /// assert!(matches!(got.event, Some(Event::Ping(_))));
+    /// assert!(shared.wants_transmit());
+    /// // ...and the sender writes it, then a message of its own.
+    /// let mut out = [0u8; 16];
+    /// let mut n = tx.poll_transmit(&mut shared, &mut out);
+    /// n += tx.encode(&mut shared, Outgoing::Text("hi"), &mut out[n..])?;
+    /// assert_eq!(&out[..n], b"\x8a\x00\x81\x02hi");
+    /// # Ok::<(), Box<dyn core::error::Error>>(())
+    /// ```
+    pub fn split(self) -> (Receiver, Sender<R>, Shared) {
+        (self.receiver, self.sender, self.shared)
+    }
+
+    /// A connection from the parts [`split`](Connection::split) gave.
+    pub fn from_parts(receiver: Receiver, sender: Sender<R>, shared: Shared) -> Self {
         Connection {
-            role,
-            config,
-            rng,
-            state: State::Open,
-            failure: None,
-            eof: false,
-            decoder: FrameDecoder::new(),
-            rx_frame: RxFrame::None,
-            rx_message: None,
-            rx_utf8: Utf8Validator::new(),
-            control: Vec::new(),
-            tx_message: None,
-            tx_utf8: Utf8Validator::new(),
-            tx_frame: None,
-            pending_pong: None,
-            pending_close: None,
+            shared,
+            receiver,
+            sender,
         }
+    }
+
+    /// The three parts, borrowed at once (e.g. to receive into one while
+    /// encoding a reply with another).
+    pub fn parts_mut(&mut self) -> (&mut Receiver, &mut Sender<R>, &mut Shared) {
+        (&mut self.receiver, &mut self.sender, &mut self.shared)
+    }
+
+    /// The shared part: state, failure, owed frames.
+    pub fn shared(&self) -> &Shared {
+        &self.shared
     }
 
     /// Our role.
     pub fn role(&self) -> Role {
-        self.role
+        self.shared.role
     }
 
     /// The settings this connection was made with.
     pub fn config(&self) -> &Config {
-        &self.config
+        &self.shared.config
     }
 
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
-        self.state
+        self.shared.state
     }
 
     /// The error that failed the connection, if one did.
     pub fn failure(&self) -> Option<ProtocolError> {
-        self.failure
+        self.shared.failure
     }
 
     /// True if the connection owes the peer a frame (a pong, a close reply, or
     /// the close for a failure): call [`poll_transmit`](Connection::poll_transmit).
     pub fn wants_transmit(&self) -> bool {
-        self.pending_pong.is_some() || self.pending_close.is_some()
+        self.shared.wants_transmit()
     }
 
     /// True when the adapter should close the transport now (§7.1.1): all
-    /// owed frames are written and either the connection failed, the peer
-    /// ended the transport, or the closing handshake is complete and we are
-    /// the server (the server closes TCP first; a client waits for the
-    /// server to do so and reports it with [`receive_eof`](Connection::receive_eof)).
+    /// owed frames are written, no data frame is half-written, and either the
+    /// connection failed, the peer ended the transport, or the closing
+    /// handshake is complete and we are the server (the server closes TCP
+    /// first; a client waits for the server to do so and reports it with
+    /// [`receive_eof`](Connection::receive_eof)).
     pub fn should_shutdown(&self) -> bool {
-        if self.wants_transmit() || self.tx_frame.is_some() {
-            return false;
-        }
-        self.eof
-            || (self.state == State::Closed
-                && (self.role == Role::Server || self.failure.is_some()))
+        self.sender.should_shutdown(&self.shared)
     }
 
     /// Fails the connection for an error found outside the core, such as a
     /// full message buffer (§7.1.7): queues a close with the error's code
     /// (unless we already sent one) and moves to [`State::Closed`].
     pub fn fail(&mut self, error: ProtocolError) {
-        if self.failure.is_some() {
-            return;
-        }
-        self.failure = Some(error);
-        self.pending_pong = None;
-        let may_send = matches!(self.state, State::Open | State::CloseReceived)
-            && error != ProtocolError::UnexpectedEof
-            && !self.eof;
-        self.pending_close = may_send.then_some(PendingClose {
-            code: Some(error.close_code()),
-            reason: error.close_reason(),
-        });
-        self.state = State::Closed;
+        self.shared.fail(error);
     }
 
     /// Reports that the transport ended (read returned 0 bytes). Ending before
     /// the closing handshake is [`ProtocolError::UnexpectedEof`] (close code
     /// 1006); after the peer's close frame it is the normal end.
     pub fn receive_eof(&mut self) -> Result<(), ProtocolError> {
-        let clean = matches!(self.state, State::Closed | State::CloseReceived);
-        self.eof = true;
-        self.pending_pong = None;
-        self.pending_close = None;
-        if clean {
-            self.state = State::Closed;
-            Ok(())
-        } else {
-            self.fail(ProtocolError::UnexpectedEof);
-            Err(ProtocolError::UnexpectedEof)
+        self.shared.receive_eof()
+    }
+}
+
+impl<R: rand_core::Rng> Connection<R> {
+    fn with_rng(role: Role, config: Config, rng: R) -> Self {
+        Connection {
+            shared: Shared::new(role, config),
+            receiver: Receiver::new(),
+            sender: Sender::new(rng),
         }
+    }
+
+    /// Feeds received bytes; see [`Receiver::receive`].
+    ///
+    /// ```
+    /// use wsock::{Connection, Config, Event};
+    /// let mut server = Connection::server(Config::new());
+    /// // A masked text frame "Hi" (key 00 00 00 00 keeps the example readable).
+    /// let mut input = [0x81, 0x82, 0, 0, 0, 0, b'H', b'i'];
+    /// let got = server.receive(&mut input)?;
+    /// let Some(Event::Data(chunk)) = got.event else { panic!() };
+    /// assert_eq!((chunk.payload, chunk.first, chunk.last), (&b"Hi"[..], true, true));
+    /// assert_eq!(got.consumed, 8);
+    /// # Ok::<(), wsock::ProtocolError>(())
+    /// ```
+    #[inline]
+    pub fn receive<'a>(&mut self, buf: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
+        self.receiver.receive(&mut self.shared, buf)
+    }
+
+    /// Encodes one frame into the front of `out`; see [`Sender::encode`].
+    ///
+    /// ```
+    /// use wsock::{Connection, Config, Outgoing};
+    /// let mut server = Connection::server(Config::new());
+    /// let mut out = [0u8; 64];
+    /// let n = server.encode(Outgoing::Text("Hello"), &mut out)?;
+    /// assert_eq!(&out[..n], b"\x81\x05Hello"); // RFC 6455 §5.7
+    /// # Ok::<(), wsock::SendError>(())
+    /// ```
+    #[inline]
+    pub fn encode(&mut self, frame: Outgoing<'_>, out: &mut [u8]) -> Result<usize, SendError> {
+        self.sender.encode(&mut self.shared, frame, out)
+    }
+
+    /// Encodes only the header of a data frame whose payload the caller
+    /// writes itself; see [`Sender::encode_header`].
+    #[inline]
+    pub fn encode_header(
+        &mut self,
+        frame: Outgoing<'_>,
+        out: &mut [u8],
+    ) -> Result<EncodedHeader, SendError> {
+        self.sender.encode_header(&mut self.shared, frame, out)
+    }
+
+    /// Starts a data frame whose payload follows in pieces; see
+    /// [`Sender::start_frame`].
+    pub fn start_frame(
+        &mut self,
+        kind: DataKind,
+        len: u64,
+        last: bool,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        self.sender
+            .start_frame(&mut self.shared, kind, len, last, out)
+    }
+
+    /// Writes the next piece of a started frame; see [`Sender::encode_payload`].
+    pub fn encode_payload(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
+        self.sender.encode_payload(payload, out)
+    }
+
+    /// Payload bytes still owed to the frame started with `start_frame`.
+    pub fn frame_payload_remaining(&self) -> u64 {
+        self.sender.frame_payload_remaining()
+    }
+
+    /// Writes the frames the connection owes the peer; see
+    /// [`Sender::poll_transmit`].
+    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+        self.sender.poll_transmit(&mut self.shared, out)
     }
 }
 

@@ -1,14 +1,17 @@
 //! The input side: bytes in, events out (RFC 6455 §5.1–§5.6, §7, §8.1).
 
-use super::{Connection, PendingClose, RxFrame, RxMessage, State};
+use super::State;
+use super::shared::{PendingClose, Shared, Step};
 use crate::close::parse_close_payload;
 use crate::config::Role;
 use crate::error::ProtocolError;
 use crate::event::{DataChunk, DataKind, Event};
-use crate::frame::{Decoded, FrameHeader, HeaderParse, OpCode};
+use crate::frame::{Decoded, FrameDecoder, FrameHeader, HeaderParse, MAX_CONTROL_PAYLOAD, OpCode};
 use crate::mask::apply_mask;
+use crate::utf8::Utf8Validator;
+use heapless::Vec;
 
-/// The result of one [`Connection::receive`] call.
+/// The result of one [`Receiver::receive`] call.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Received<'a> {
     /// How many bytes from the front of the input were used. Drop them once
@@ -18,7 +21,67 @@ pub struct Received<'a> {
     pub event: Option<Event<'a>>,
 }
 
-impl<R: rand_core::Rng> Connection<R> {
+/// The frame whose payload is being read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum RxFrame {
+    /// Between frames.
+    None,
+    /// A data frame; `fin` ends its message.
+    Data { fin: bool },
+    /// A control frame whose payload is gathered into `control`.
+    Control(OpCode),
+}
+
+/// The incoming message being received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct RxMessage {
+    kind: DataKind,
+    rsv: u8,
+    /// Payload bytes announced so far (sum of frame lengths), for `max_message_size`.
+    len: u64,
+    /// No chunk of it has been reported yet.
+    first_pending: bool,
+}
+
+/// The input half of a connection: the frame decoder and the incoming
+/// message. See [`Connection::split`](super::Connection::split).
+#[derive(Debug, Clone)]
+pub struct Receiver {
+    decoder: FrameDecoder,
+    rx_frame: RxFrame,
+    rx_message: Option<RxMessage>,
+    rx_utf8: Utf8Validator,
+    control: Vec<u8, MAX_CONTROL_PAYLOAD>,
+}
+
+impl Default for Receiver {
+    fn default() -> Self {
+        Receiver::new()
+    }
+}
+
+impl Receiver {
+    /// A receiver between frames, with no message open.
+    pub fn new() -> Self {
+        Receiver {
+            decoder: FrameDecoder::new(),
+            rx_frame: RxFrame::None,
+            rx_message: None,
+            rx_utf8: Utf8Validator::new(),
+            control: Vec::new(),
+        }
+    }
+
+    /// True between frames (no header or payload half-read).
+    pub fn is_at_frame_boundary(&self) -> bool {
+        self.decoder.is_at_frame_boundary()
+    }
+
+    /// Payload bytes of the current frame not received yet (0 between frames).
+    pub fn frame_payload_remaining(&self) -> u64 {
+        self.decoder.payload_remaining()
+    }
+
     /// Feeds received bytes. Decodes from the front of `buf` until one event
     /// is ready or the input is used up; payload bytes are unmasked in place
     /// and handed out as a slice of `buf`.
@@ -26,7 +89,7 @@ impl<R: rand_core::Rng> Connection<R> {
     /// Call it again with `buf[consumed..]` until it reports `event: None`;
     /// input may be split anywhere, even into single bytes, and the events
     /// are the same. After an `Err`, the connection has failed: the close
-    /// frame for the error is queued (see [`poll_transmit`](Connection::poll_transmit))
+    /// frame for the error is queued (see [`poll_transmit`](super::Sender::poll_transmit))
     /// and further input is ignored. Input after the peer's close frame is
     /// ignored too (§5.5.1).
     ///
@@ -41,13 +104,18 @@ impl<R: rand_core::Rng> Connection<R> {
     /// assert_eq!(got.consumed, 8);
     /// # Ok::<(), wsock::ProtocolError>(())
     /// ```
-    pub fn receive<'a>(&mut self, buf: &'a mut [u8]) -> Result<Received<'a>, ProtocolError> {
-        if let Some((header, len)) = self.whole_data_frame_at_front(buf) {
-            return self.receive_whole_data_frame(buf, header, len);
+    #[inline]
+    pub fn receive<'a>(
+        &mut self,
+        shared: &mut Shared,
+        buf: &'a mut [u8],
+    ) -> Result<Received<'a>, ProtocolError> {
+        if let Some((header, len)) = self.whole_data_frame_at_front(shared, buf) {
+            return self.receive_whole_data_frame(shared, buf, header, len);
         }
         let mut pos = 0;
         loop {
-            if matches!(self.state, State::CloseReceived | State::Closed) {
+            if shared.is_receive_done() {
                 // Nothing may follow the peer's close (§5.5.1), and after a
                 // failure input is discarded (§7.1.7).
                 return Ok(Received {
@@ -58,7 +126,7 @@ impl<R: rand_core::Rng> Connection<R> {
             let start = pos;
             let (used, item) = match self.decoder.decode(&mut buf[start..]) {
                 Ok(step) => step,
-                Err(e) => return Err(self.failed(e)),
+                Err(e) => return Err(shared.failed(e)),
             };
             pos += used;
             match item {
@@ -69,16 +137,16 @@ impl<R: rand_core::Rng> Connection<R> {
                     });
                 }
                 Some(Decoded::Header(header)) => {
-                    if let Err(e) = self.on_header(&header) {
-                        return Err(self.failed(e));
+                    if let Err(e) = self.on_header(shared, &header) {
+                        return Err(shared.failed(e));
                     }
                     if header.payload_len != 0 {
                         continue;
                     }
                     // An empty frame is complete at its header.
                     let event = match self.rx_frame {
-                        RxFrame::Control(op) => self.on_control_frame(op)?,
-                        _ => self.on_data(&[], true)?,
+                        RxFrame::Control(op) => self.on_control_frame(shared, op)?,
+                        _ => self.on_data(shared, &[], true)?,
                     };
                     return Ok(Received {
                         consumed: pos,
@@ -93,13 +161,13 @@ impl<R: rand_core::Rng> Connection<R> {
                         if !frame_end {
                             continue;
                         }
-                        let event = self.on_control_frame(op)?;
+                        let event = self.on_control_frame(shared, op)?;
                         return Ok(Received {
                             consumed: pos,
                             event: Some(event),
                         });
                     }
-                    let event = self.on_data(&buf[range], frame_end)?;
+                    let event = self.on_data(shared, &buf[range], frame_end)?;
                     return Ok(Received {
                         consumed: pos,
                         event: Some(event),
@@ -113,9 +181,13 @@ impl<R: rand_core::Rng> Connection<R> {
     /// frame — header and payload — at the front of `buf`. Returns its
     /// header and header length when the case applies.
     #[inline]
-    fn whole_data_frame_at_front(&self, buf: &[u8]) -> Option<(FrameHeader, usize)> {
+    fn whole_data_frame_at_front(
+        &self,
+        shared: &Shared,
+        buf: &[u8],
+    ) -> Option<(FrameHeader, usize)> {
         if !self.decoder.is_at_frame_boundary()
-            || !matches!(self.state, State::Open | State::CloseSent)
+            || !matches!(shared.state, State::Open | State::CloseSent)
         {
             return None;
         }
@@ -137,6 +209,7 @@ impl<R: rand_core::Rng> Connection<R> {
     #[inline]
     fn receive_whole_data_frame<'a>(
         &mut self,
+        shared: &mut Shared,
         buf: &'a mut [u8],
         header: FrameHeader,
         len: usize,
@@ -146,26 +219,26 @@ impl<R: rand_core::Rng> Connection<R> {
         let single =
             header.fin && header.opcode != OpCode::Continuation && self.rx_message.is_none();
         if !single {
-            if let Err(e) = self.on_header(&header) {
-                return Err(self.failed(e));
+            if let Err(e) = self.on_header(shared, &header) {
+                return Err(shared.failed(e));
             }
             let payload = &mut buf[len..end];
             if let Some(key) = header.mask {
                 apply_mask(payload, key, 0);
             }
-            let event = self.on_data(payload, true)?;
+            let event = self.on_data(shared, payload, true)?;
             return Ok(Received {
                 consumed: end,
                 event: Some(event),
             });
         }
-        if let Err(e) = self.check_header(&header) {
-            return Err(self.failed(e));
+        if let Err(e) = check_header(shared, &header) {
+            return Err(shared.failed(e));
         }
-        if header.payload_len > self.config.max_message_size {
-            return Err(self.failed(ProtocolError::MessageTooLarge {
+        if header.payload_len > shared.config.max_message_size {
+            return Err(shared.failed(ProtocolError::MessageTooLarge {
                 len: header.payload_len,
-                max: self.config.max_message_size,
+                max: shared.config.max_message_size,
             }));
         }
         let payload = &mut buf[len..end];
@@ -176,7 +249,7 @@ impl<R: rand_core::Rng> Connection<R> {
             // §8.1: the whole message is here, so validating it whole is
             // failing at its first invalid byte.
             if crate::utf8::validate(payload).is_err() {
-                return Err(self.failed(ProtocolError::InvalidUtf8));
+                return Err(shared.failed(ProtocolError::InvalidUtf8));
             }
             DataKind::Text
         } else {
@@ -194,44 +267,10 @@ impl<R: rand_core::Rng> Connection<R> {
         })
     }
 
-    /// Fails the connection and hands the error back.
-    fn failed(&mut self, error: ProtocolError) -> ProtocolError {
-        self.fail(error);
-        error
-    }
-
-    /// The rules one header must follow on its own, whatever came before:
-    /// masking direction, RSV bits, the frame size limit.
-    #[inline]
-    fn check_header(&self, h: &FrameHeader) -> Result<(), ProtocolError> {
-        // §5.1: clients mask, servers do not.
-        match (self.role, h.mask.is_some()) {
-            (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
-            (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
-            _ => {}
-        }
-        // §5.2: RSV bits only where a negotiated extension owns them: on the
-        // first frame of a data message.
-        let owned = match h.opcode {
-            OpCode::Text | OpCode::Binary => self.config.extension_rsv,
-            _ => 0,
-        };
-        if h.rsv & !owned != 0 {
-            return Err(ProtocolError::ReservedBits(h.rsv & !owned));
-        }
-        if !h.opcode.is_control() && h.payload_len > self.config.max_frame_size {
-            return Err(ProtocolError::FrameTooLarge {
-                len: h.payload_len,
-                max: self.config.max_frame_size,
-            });
-        }
-        Ok(())
-    }
-
     /// Checks a complete header against the connection's rules and prepares
     /// to read its payload.
-    fn on_header(&mut self, h: &FrameHeader) -> Result<(), ProtocolError> {
-        self.check_header(h)?;
+    fn on_header(&mut self, shared: &Shared, h: &FrameHeader) -> Result<(), ProtocolError> {
+        check_header(shared, h)?;
         if h.opcode.is_control() {
             self.control.clear();
             self.rx_frame = RxFrame::Control(h.opcode);
@@ -257,10 +296,10 @@ impl<R: rand_core::Rng> Connection<R> {
             }
         };
         let len = message.len.saturating_add(h.payload_len);
-        if len > self.config.max_message_size {
+        if len > shared.config.max_message_size {
             return Err(ProtocolError::MessageTooLarge {
                 len,
-                max: self.config.max_message_size,
+                max: shared.config.max_message_size,
             });
         }
         self.rx_message = Some(RxMessage { len, ..message });
@@ -272,6 +311,7 @@ impl<R: rand_core::Rng> Connection<R> {
     /// error the connection has failed.
     fn on_data<'a>(
         &mut self,
+        shared: &mut Shared,
         payload: &'a [u8],
         frame_end: bool,
     ) -> Result<Event<'a>, ProtocolError> {
@@ -284,7 +324,7 @@ impl<R: rand_core::Rng> Connection<R> {
         if message.kind == DataKind::Text
             && (self.rx_utf8.feed(payload).is_err() || (last && self.rx_utf8.finish().is_err()))
         {
-            return Err(self.failed(ProtocolError::InvalidUtf8));
+            return Err(shared.failed(ProtocolError::InvalidUtf8));
         }
         let first = core::mem::replace(&mut message.first_pending, false);
         if frame_end {
@@ -302,14 +342,18 @@ impl<R: rand_core::Rng> Connection<R> {
 
     /// Acts on a complete control frame whose payload is in `self.control`;
     /// on an error the connection has failed.
-    fn on_control_frame(&mut self, op: OpCode) -> Result<Event<'static>, ProtocolError> {
+    fn on_control_frame(
+        &mut self,
+        shared: &mut Shared,
+        op: OpCode,
+    ) -> Result<Event<'static>, ProtocolError> {
         self.rx_frame = RxFrame::None;
         match op {
             OpCode::Ping => {
                 // §5.5.2/§5.5.3: answer with the same payload; a newer ping
                 // replaces an unanswered one. No pong after our close.
-                if self.config.auto_pong && self.state == State::Open {
-                    self.pending_pong = Some(self.control.clone());
+                if shared.config.auto_pong && shared.state == State::Open {
+                    shared.pending_pong = Some(self.control.clone());
                 }
                 Ok(Event::Ping(self.control.clone()))
             }
@@ -317,22 +361,48 @@ impl<R: rand_core::Rng> Connection<R> {
             _ => {
                 let frame = match parse_close_payload(&self.control) {
                     Ok(frame) => frame,
-                    Err(e) => return Err(self.failed(e)),
+                    Err(e) => return Err(shared.failed(e)),
                 };
                 // §5.5.1: reply with a close, echoing the code, unless we
                 // started the closing handshake.
-                self.pending_pong = None;
-                if self.state == State::Open {
-                    self.pending_close = Some(PendingClose {
+                shared.pending_pong = None;
+                if shared.state == State::Open {
+                    shared.pending_close = Some(PendingClose {
                         code: frame.as_ref().map(|f| f.code),
                         reason: "",
                     });
-                    self.state = State::CloseReceived;
-                } else {
-                    self.state = State::Closed;
                 }
+                shared.step(Step::ReceiveClose);
                 Ok(Event::Close(frame))
             }
         }
     }
+}
+
+/// The rules one header must follow on its own, whatever came before:
+/// masking direction, RSV bits, the frame size limit.
+#[inline]
+fn check_header(shared: &Shared, h: &FrameHeader) -> Result<(), ProtocolError> {
+    // §5.1: clients mask, servers do not.
+    match (shared.role, h.mask.is_some()) {
+        (Role::Server, false) => return Err(ProtocolError::UnmaskedFrame),
+        (Role::Client, true) => return Err(ProtocolError::MaskedFrame),
+        _ => {}
+    }
+    // §5.2: RSV bits only where a negotiated extension owns them: on the
+    // first frame of a data message.
+    let owned = match h.opcode {
+        OpCode::Text | OpCode::Binary => shared.config.extension_rsv,
+        _ => 0,
+    };
+    if h.rsv & !owned != 0 {
+        return Err(ProtocolError::ReservedBits(h.rsv & !owned));
+    }
+    if !h.opcode.is_control() && h.payload_len > shared.config.max_frame_size {
+        return Err(ProtocolError::FrameTooLarge {
+            len: h.payload_len,
+            max: shared.config.max_frame_size,
+        });
+    }
+    Ok(())
 }

@@ -1,11 +1,13 @@
 //! The output side: frames into caller buffers (RFC 6455 §5.1–§5.5, §7.1.2).
 //!
 //! Every method writes whole frames or nothing, except the streaming pair
-//! [`Connection::start_frame`] / [`Connection::encode_payload`], which writes
-//! one frame's payload in as many pieces as the caller likes. Failed calls
-//! change nothing.
+//! [`Sender::start_frame`] / [`Sender::encode_payload`], which writes one
+//! frame's payload in as many pieces as the caller likes, and
+//! [`Sender::encode_header`], which leaves the payload to the caller. Failed
+//! calls change nothing.
 
-use super::{Connection, State, TxFrame};
+use super::State;
+use super::shared::{Shared, Step};
 use crate::close::{CloseCode, MAX_REASON_LEN};
 use crate::config::Role;
 use crate::error::SendError;
@@ -16,59 +18,177 @@ use crate::utf8::Utf8Validator;
 
 /// The largest control frame on the wire: a 6-byte header (with mask) and 125
 /// payload bytes. An output buffer this big always has room for
-/// [`Connection::poll_transmit`] to make progress.
+/// [`Sender::poll_transmit`] to make progress.
 pub const MAX_CONTROL_FRAME_LEN: usize = 6 + MAX_CONTROL_PAYLOAD;
 
-impl<R: rand_core::Rng> Connection<R> {
+/// A data frame being streamed out by `start_frame` / `encode_payload`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TxFrame {
+    remaining: u64,
+    offset: u64,
+    mask: Option<[u8; 4]>,
+    kind: DataKind,
+    /// The frame ends its message.
+    fin: bool,
+}
+
+/// What [`Sender::encode_header`] wrote: the header's length, and the key
+/// the caller must mask the payload with (a client's frames), if any.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EncodedHeader {
+    /// Bytes of header written at the front of the output.
+    pub len: usize,
+    /// Mask the payload with this key before sending it
+    /// ([`mask::apply_mask`](crate::mask::apply_mask) with offset 0).
+    pub mask: Option<[u8; 4]>,
+}
+
+/// The output half of a connection: the masking RNG and the outgoing
+/// message. See [`Connection::split`](super::Connection::split).
+#[derive(Debug, Clone)]
+pub struct Sender<R> {
+    rng: R,
+    tx_message: Option<DataKind>,
+    tx_utf8: Utf8Validator,
+    tx_frame: Option<TxFrame>,
+}
+
+impl<R> Sender<R> {
+    pub(super) fn new(rng: R) -> Self {
+        Sender {
+            rng,
+            tx_message: None,
+            tx_utf8: Utf8Validator::new(),
+            tx_frame: None,
+        }
+    }
+
+    /// True while a frame started with [`start_frame`](Sender::start_frame)
+    /// still owes payload bytes.
+    pub fn is_frame_in_progress(&self) -> bool {
+        self.tx_frame.is_some()
+    }
+
+    /// True while a fragmented message we send is open (its last fragment
+    /// not yet encoded).
+    pub fn is_message_in_progress(&self) -> bool {
+        self.tx_message.is_some()
+    }
+
+    /// [`Shared::should_shutdown`], and no data frame is half-written.
+    pub fn should_shutdown(&self, shared: &Shared) -> bool {
+        self.tx_frame.is_none() && shared.should_shutdown()
+    }
+}
+
+impl<R: rand_core::Rng> Sender<R> {
     /// Encodes one frame into the front of `out` and returns its length.
     ///
     /// Data frames are refused once we sent a close or the peer did
     /// ([`SendError::Closing`]); if `out` is too small the error says how
     /// much is needed. Either way nothing is written and nothing changes.
-    /// Call [`poll_transmit`](Connection::poll_transmit) first, so that owed
+    /// Call [`poll_transmit`](Sender::poll_transmit) first, so that owed
     /// pongs and close replies go out before new frames.
-    ///
-    /// ```
-    /// use wsock::{Connection, Config, Outgoing};
-    /// let mut server = Connection::server(Config::new());
-    /// let mut out = [0u8; 64];
-    /// let n = server.encode(Outgoing::Text("Hello"), &mut out)?;
-    /// assert_eq!(&out[..n], b"\x81\x05Hello"); // RFC 6455 §5.7
-    /// # Ok::<(), wsock::SendError>(())
-    /// ```
-    pub fn encode(&mut self, frame: Outgoing<'_>, out: &mut [u8]) -> Result<usize, SendError> {
+    pub fn encode(
+        &mut self,
+        shared: &mut Shared,
+        frame: Outgoing<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
         if self.tx_frame.is_some() {
             return Err(SendError::FrameInProgress);
         }
         match frame {
-            Outgoing::Text(text) => self.encode_data(DataKind::Text, text.as_bytes(), None, out),
-            Outgoing::Binary(bytes) => self.encode_data(DataKind::Binary, bytes, None, out),
-            Outgoing::Fragment {
-                kind,
-                payload,
-                last,
-            } => self.encode_data(kind, payload, Some(last), out),
-            Outgoing::Ping(payload) => self.encode_control(OpCode::Ping, payload, out),
-            Outgoing::Pong(payload) => self.encode_control(OpCode::Pong, payload, out),
-            Outgoing::Close(close) => self.encode_close(close, out),
+            Outgoing::Ping(payload) => self.encode_control(shared, OpCode::Ping, payload, out),
+            Outgoing::Pong(payload) => self.encode_control(shared, OpCode::Pong, payload, out),
+            Outgoing::Close(close) => self.encode_close(shared, close, out),
+            _ => {
+                let header = self.encode_header(shared, frame, out)?;
+                let payload = frame.as_data().map_or(&[][..], |(_, payload, _)| payload);
+                write_payload(&mut out[header.len..], payload, header.mask, 0);
+                Ok(header.len + payload.len())
+            }
         }
     }
 
+    /// Encodes the header of a data frame (`Text`, `Binary` or `Fragment`)
+    /// into `out` by the rules of [`encode`](Sender::encode), but leaves its
+    /// payload to the caller, who sends it right behind the header — masked
+    /// with the returned key if there is one (a client's frame). This is how
+    /// a received chunk is echoed or forwarded without copying it into an
+    /// output buffer: write the header and the borrowed payload with one
+    /// vectored write.
+    ///
+    /// `out` must have room for the header *and* the payload (the check
+    /// is the same as `encode`'s, so that a caller can fall back to it);
+    /// only the header is written. Text is checked to be valid UTF-8.
+    ///
+    /// ```
+    /// use wsock::{Config, Connection, Outgoing};
+    /// let (_, mut tx, mut shared) = Connection::server(Config::new()).split();
+    /// let mut out = [0u8; 16];
+    /// let header = tx.encode_header(&mut shared, Outgoing::Binary(b"abc"), &mut out)?;
+    /// assert_eq!((&out[..header.len], header.mask), (&b"\x82\x03"[..], None));
+    /// # Ok::<(), wsock::SendError>(())
+    /// ```
+    pub fn encode_header(
+        &mut self,
+        shared: &mut Shared,
+        frame: Outgoing<'_>,
+        out: &mut [u8],
+    ) -> Result<EncodedHeader, SendError> {
+        if self.tx_frame.is_some() {
+            return Err(SendError::FrameInProgress);
+        }
+        let Some((kind, payload, last)) = frame.as_data() else {
+            return Err(SendError::NotData);
+        };
+        let fragment_last = match frame {
+            Outgoing::Fragment { .. } => Some(last),
+            _ => None,
+        };
+        let (opcode, validator) = self.plan_data(shared, kind, payload, fragment_last)?;
+        let header = FrameHeader {
+            fin: last,
+            rsv: 0,
+            opcode,
+            mask: None,
+            payload_len: payload.len() as u64,
+        };
+        let needed = self.header_len(shared, &header);
+        if out.len() < needed + payload.len() {
+            return Err(SendError::BufferTooSmall {
+                needed: (needed + payload.len()) as u64,
+            });
+        }
+        let header = FrameHeader {
+            mask: self.next_mask(shared),
+            ..header
+        };
+        let len = header.encode(out)?;
+        self.tx_utf8 = validator;
+        self.tx_message = if last { None } else { Some(kind) };
+        Ok(EncodedHeader {
+            len,
+            mask: header.mask,
+        })
+    }
+
     /// Starts a data frame of `len` payload bytes whose payload will follow
-    /// in pieces through [`encode_payload`](Connection::encode_payload); writes
+    /// in pieces through [`encode_payload`](Sender::encode_payload); writes
     /// its header into `out`. Use it for frames bigger than your output
     /// buffer. `last` ends the message; otherwise more frames continue it.
     /// Until the payload is complete no other frame can be encoded and
-    /// [`poll_transmit`](Connection::poll_transmit) waits.
+    /// [`poll_transmit`](Sender::poll_transmit) waits.
     ///
     /// ```
     /// use wsock::{Connection, Config, DataKind};
-    /// let mut server = Connection::server(Config::new());
+    /// let (_, mut tx, mut shared) = Connection::server(Config::new()).split();
     /// let payload = [7u8; 300];
     /// let mut wire = [0u8; 304];
-    /// let mut at = server.start_frame(DataKind::Binary, 300, true, &mut wire)?;
+    /// let mut at = tx.start_frame(&mut shared, DataKind::Binary, 300, true, &mut wire)?;
     /// for piece in payload.chunks(64) {
-    ///     at += server.encode_payload(piece, &mut wire[at..])?;
+    ///     at += tx.encode_payload(piece, &mut wire[at..])?;
     /// }
     /// assert_eq!(&wire[..4], &[0x82, 126, 1, 44]);
     /// assert_eq!(&wire[4..], &payload[..]);
@@ -76,6 +196,7 @@ impl<R: rand_core::Rng> Connection<R> {
     /// ```
     pub fn start_frame(
         &mut self,
+        shared: &mut Shared,
         kind: DataKind,
         len: u64,
         last: bool,
@@ -84,7 +205,7 @@ impl<R: rand_core::Rng> Connection<R> {
         if self.tx_frame.is_some() {
             return Err(SendError::FrameInProgress);
         }
-        let (opcode, validator) = self.plan_data(kind, &[], Some(last && len == 0))?;
+        let (opcode, validator) = self.plan_data(shared, kind, &[], Some(last && len == 0))?;
         let header = FrameHeader {
             fin: last,
             rsv: 0,
@@ -92,14 +213,14 @@ impl<R: rand_core::Rng> Connection<R> {
             mask: None,
             payload_len: len,
         };
-        let needed = self.header_len(&header);
+        let needed = self.header_len(shared, &header);
         if out.len() < needed {
             return Err(SendError::BufferTooSmall {
                 needed: needed as u64,
             });
         }
         let header = FrameHeader {
-            mask: self.next_mask(),
+            mask: self.next_mask(shared),
             ..header
         };
         let written = header.encode(out)?;
@@ -117,13 +238,13 @@ impl<R: rand_core::Rng> Connection<R> {
     }
 
     /// Writes the next piece of a frame started with
-    /// [`start_frame`](Connection::start_frame): as many bytes of `payload` as
+    /// [`start_frame`](Sender::start_frame): as many bytes of `payload` as
     /// fit in `out` and the frame. Returns how many were taken (and written,
     /// masked if we are the client). Pieces of a text frame must keep the
     /// message valid UTF-8 ([`SendError::InvalidUtf8`], nothing written).
     pub fn encode_payload(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         let Some(frame) = self.tx_frame else {
-            return Err(SendError::NoMessageInProgress);
+            return Err(SendError::NoFrameInProgress);
         };
         // `n <= payload.len()`, so the cast back to usize cannot truncate.
         let n = frame.remaining.min(payload.len().min(out.len()) as u64) as usize;
@@ -157,48 +278,39 @@ impl<R: rand_core::Rng> Connection<R> {
     /// written (0 if nothing is owed, a streamed frame is unfinished, or
     /// `out` is smaller than the next frame: [`MAX_CONTROL_FRAME_LEN`]
     /// bytes always suffice).
-    pub fn poll_transmit(&mut self, out: &mut [u8]) -> usize {
+    pub fn poll_transmit(&mut self, shared: &mut Shared, out: &mut [u8]) -> usize {
         if self.tx_frame.is_some() {
             return 0;
         }
         let mut written = 0;
-        if let Some(pong) = &self.pending_pong {
+        if let Some(pong) = &shared.pending_pong {
             let pong = pong.clone();
-            match self.write_frame(OpCode::Pong, true, &pong, &mut out[written..]) {
+            match self.write_frame(shared, OpCode::Pong, true, &pong, &mut out[written..]) {
                 Ok(n) => {
                     written += n;
-                    self.pending_pong = None;
+                    shared.pending_pong = None;
                 }
                 Err(_) => return written,
             }
         }
-        if let Some(close) = self.pending_close {
+        if let Some(close) = shared.pending_close {
             let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
             let len = close_payload(close.code, close.reason, &mut payload);
-            if let Ok(n) =
-                self.write_frame(OpCode::Close, true, &payload[..len], &mut out[written..])
-            {
+            if let Ok(n) = self.write_frame(
+                shared,
+                OpCode::Close,
+                true,
+                &payload[..len],
+                &mut out[written..],
+            ) {
                 written += n;
-                self.pending_close = None;
-                self.state = State::Closed;
+                shared.pending_close = None;
+                // The reply to the peer's close ends the handshake; the
+                // close for a failure leaves the connection `Closed`.
+                shared.step(Step::SendClose);
             }
         }
         written
-    }
-
-    fn encode_data(
-        &mut self,
-        kind: DataKind,
-        payload: &[u8],
-        fragment_last: Option<bool>,
-        out: &mut [u8],
-    ) -> Result<usize, SendError> {
-        let (opcode, validator) = self.plan_data(kind, payload, fragment_last)?;
-        let last = fragment_last.unwrap_or(true);
-        let written = self.write_frame(opcode, last, payload, out)?;
-        self.tx_utf8 = validator;
-        self.tx_message = if last { None } else { Some(kind) };
-        Ok(written)
     }
 
     /// Checks that a data frame may be sent now and picks its opcode; for
@@ -206,11 +318,12 @@ impl<R: rand_core::Rng> Connection<R> {
     /// `fragment_last` is `None` for a whole message. Changes nothing.
     fn plan_data(
         &self,
+        shared: &Shared,
         kind: DataKind,
         payload: &[u8],
         fragment_last: Option<bool>,
     ) -> Result<(OpCode, Utf8Validator), SendError> {
-        if self.state != State::Open {
+        if shared.state != State::Open {
             return Err(SendError::Closing);
         }
         let opcode = match (self.tx_message, fragment_last) {
@@ -236,25 +349,27 @@ impl<R: rand_core::Rng> Connection<R> {
 
     fn encode_control(
         &mut self,
+        shared: &mut Shared,
         opcode: OpCode,
         payload: &[u8],
         out: &mut [u8],
     ) -> Result<usize, SendError> {
-        if matches!(self.state, State::CloseSent | State::Closed) {
+        if matches!(shared.state, State::CloseSent | State::Closed) {
             return Err(SendError::Closing);
         }
         if payload.len() > MAX_CONTROL_PAYLOAD {
             return Err(SendError::ControlPayloadTooLong(payload.len()));
         }
-        self.write_frame(opcode, true, payload, out)
+        self.write_frame(shared, opcode, true, payload, out)
     }
 
     fn encode_close(
         &mut self,
+        shared: &mut Shared,
         close: Option<(CloseCode, &str)>,
         out: &mut [u8],
     ) -> Result<usize, SendError> {
-        if matches!(self.state, State::CloseSent | State::Closed) {
+        if shared.state.after(Step::SendClose).is_none() {
             return Err(SendError::Closing);
         }
         let mut payload = [0u8; MAX_CONTROL_PAYLOAD];
@@ -268,20 +383,18 @@ impl<R: rand_core::Rng> Connection<R> {
             }
             Some((code, reason)) => close_payload(Some(code), reason, &mut payload),
         };
-        let written = self.write_frame(OpCode::Close, true, &payload[..len], out)?;
+        let written = self.write_frame(shared, OpCode::Close, true, &payload[..len], out)?;
         // §5.5.1: after our close, only the closing handshake continues.
-        self.pending_pong = None;
-        self.pending_close = None;
-        self.state = match self.state {
-            State::Open => State::CloseSent,
-            _ => State::Closed,
-        };
+        shared.pending_pong = None;
+        shared.pending_close = None;
+        shared.step(Step::SendClose);
         Ok(written)
     }
 
     /// Writes one whole frame, masked if we are the client.
     fn write_frame(
         &mut self,
+        shared: &Shared,
         opcode: OpCode,
         fin: bool,
         payload: &[u8],
@@ -294,14 +407,14 @@ impl<R: rand_core::Rng> Connection<R> {
             mask: None,
             payload_len: payload.len() as u64,
         };
-        let needed = self.header_len(&header);
+        let needed = self.header_len(shared, &header);
         let Some(out) = out.get_mut(..needed + payload.len()) else {
             return Err(SendError::BufferTooSmall {
                 needed: (needed + payload.len()) as u64,
             });
         };
         let header = FrameHeader {
-            mask: self.next_mask(),
+            mask: self.next_mask(shared),
             ..header
         };
         let at = header.encode(out)?;
@@ -311,13 +424,13 @@ impl<R: rand_core::Rng> Connection<R> {
 
     /// The encoded length of `header` (given without a mask) as we will
     /// send it: a client's frames carry a 4-byte masking key.
-    fn header_len(&self, header: &FrameHeader) -> usize {
-        header.encoded_len() + if self.role == Role::Client { 4 } else { 0 }
+    fn header_len(&self, shared: &Shared, header: &FrameHeader) -> usize {
+        header.encoded_len() + if shared.role == Role::Client { 4 } else { 0 }
     }
 
     /// A fresh masking key for each client frame (§5.3); none for a server.
-    fn next_mask(&mut self) -> Option<[u8; 4]> {
-        match self.role {
+    fn next_mask(&mut self, shared: &Shared) -> Option<[u8; 4]> {
+        match shared.role {
             Role::Client => Some(self.rng.next_u32().to_ne_bytes()),
             Role::Server => None,
         }

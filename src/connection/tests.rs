@@ -429,7 +429,7 @@ fn huge_frame_streams() {
             (4096, i == 0, false)
         );
     }
-    assert_eq!(c.decoder.payload_remaining(), (1 << 40) - 4 * 4096);
+    assert_eq!(c.receiver.frame_payload_remaining(), (1 << 40) - 4 * 4096);
 }
 
 /// §7.1.5: the transport ending before the closing handshake is abnormal (1006).
@@ -656,7 +656,7 @@ fn f_len(f: &Outgoing<'_>) -> usize {
 fn state_size_is_bounded() {
     let size = core::mem::size_of::<Connection>();
     if cfg!(target_pointer_width = "64") {
-        assert_eq!(size, 448, "update the README's Memory table");
+        assert_eq!(size, 456, "update the README's Memory table");
     }
     assert!(size <= 512, "{size}");
 }
@@ -705,4 +705,109 @@ fn data_chunk_can_be_echoed_while_held() {
         .encode(Outgoing::Binary(chunk.payload), &mut out)
         .unwrap();
     assert_eq!(&out[..n], b"\x82\x07echo me");
+}
+
+/// The transition table is ordered by state, then step (`State::after`
+/// indexes it), and lists each pair once.
+#[test]
+fn transition_table_is_ordered() {
+    let states = [
+        State::Open,
+        State::CloseSent,
+        State::CloseReceived,
+        State::Closed,
+    ];
+    let steps = [
+        Step::SendClose,
+        Step::ReceiveClose,
+        Step::Fail,
+        Step::TransportEnd,
+    ];
+    for (i, &(state, step, next)) in TRANSITIONS.iter().enumerate() {
+        assert_eq!((state, step), (states[i / 4], steps[i % 4]), "row {i}");
+        assert_eq!(state.after(step), next);
+    }
+}
+
+/// The table in the module docs is the data, row for row.
+#[test]
+fn transition_table_in_the_docs_is_the_data() {
+    let docs = include_str!("mod.rs");
+    let rows: Vec<(String, String, String)> = docs
+        .lines()
+        .filter_map(|line| line.strip_prefix("//! | `"))
+        .filter(|row| !row.starts_with("state"))
+        .map(|row| {
+            let cells: Vec<String> = row
+                .split('|')
+                .map(|c| c.trim().trim_matches('`').to_string())
+                .collect();
+            (cells[0].clone(), cells[1].clone(), cells[2].clone())
+        })
+        .collect();
+    let data: Vec<(String, String, String)> = TRANSITIONS
+        .iter()
+        .map(|&(state, step, next)| {
+            let next = match (next, step) {
+                (Some(next), _) => std::format!("{next:?}"),
+                (None, Step::SendClose) => "refused".into(),
+                (None, _) => "ignored".into(),
+            };
+            (std::format!("{state:?}"), std::format!("{step:?}"), next)
+        })
+        .collect();
+    assert_eq!(rows, data);
+}
+
+/// The connection moves as the table says: every state, every step, done
+/// the way an application or a peer does it.
+#[test]
+fn connection_follows_the_transition_table() {
+    let peer_close = raw(0x88, true, &[0x03, 0xe8]);
+    let in_state = |state: State| {
+        let mut c = Connection::server(Config::new());
+        let mut out = [0u8; 64];
+        match state {
+            State::Open => {}
+            State::CloseSent => {
+                c.encode(Outgoing::Close(None), &mut out).unwrap();
+            }
+            State::CloseReceived | State::Closed => {
+                feed(&mut c, &peer_close, 64);
+                if state == State::Closed {
+                    assert!(c.poll_transmit(&mut out) > 0);
+                }
+            }
+        }
+        assert_eq!(c.state(), state);
+        c
+    };
+    for &(state, step, next) in TRANSITIONS.iter() {
+        let mut c = in_state(state);
+        let mut out = [0u8; 64];
+        let taken = match step {
+            Step::SendClose => match state {
+                // Our reply to the peer's close is the close we send.
+                State::CloseReceived => c.poll_transmit(&mut out) > 0,
+                _ => c.encode(Outgoing::Close(None), &mut out).is_ok(),
+            },
+            Step::ReceiveClose => {
+                let events = feed(&mut c, &peer_close, 64);
+                !events.is_empty()
+            }
+            Step::Fail => {
+                c.fail(ProtocolError::InvalidUtf8);
+                true
+            }
+            Step::TransportEnd => {
+                let _ = c.receive_eof();
+                true
+            }
+        };
+        assert_eq!(
+            (taken, c.state()),
+            (next.is_some(), next.unwrap_or(state)),
+            "{state:?} + {step:?}"
+        );
+    }
 }

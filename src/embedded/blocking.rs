@@ -34,17 +34,15 @@
 //! A server is the same with [`accept`], whose callback sees the request and
 //! returns an [`Accept`] or an HTTP status.
 
-use super::{Error, MAX_HEADERS, Message, Step, step, whole_message};
+use super::{Error, MAX_HEADERS, Message, Session, finish_read};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::{Connection, NoRng, State};
-use crate::driver::Driver;
-use crate::error::{ProtocolError, SendError};
+use crate::driver::{Driver, Next};
 use crate::event::{Event, Outgoing};
 use crate::handshake::EMPTY_HEADER;
 use crate::handshake::client::{ClientHandshake, ClientRequest};
 use crate::handshake::server::{Accept, Request, write_rejection};
-use crate::message::{MessageAssembler, MessageBuffer, SliceBuffer};
 use embedded_io::{Read, Write};
 
 /// What [`client`] returns: the WebSocket and the subprotocol the server
@@ -56,10 +54,7 @@ pub type Connected<'b, 'r, T, R> = (WebSocket<'b, T, R>, Option<&'r str>);
 #[derive(Debug)]
 pub struct WebSocket<'b, T, R = NoRng> {
     transport: T,
-    driver: Driver<R, &'b mut [u8], &'b mut [u8]>,
-    /// Bytes of an unfinished message already in the caller's message
-    /// buffer (a control frame, an error or a cancelled read came first).
-    partial: usize,
+    session: Session<'b, R>,
 }
 
 /// Opens a client connection: writes the upgrade request for `request`,
@@ -196,8 +191,54 @@ where
     pub fn from_driver(transport: T, driver: Driver<R, &'b mut [u8], &'b mut [u8]>) -> Self {
         WebSocket {
             transport,
-            driver,
-            partial: 0,
+            session: Session::new(driver),
+        }
+    }
+
+    /// Runs one operation of the session to its end: the adapter's only
+    /// I/O loop.
+    fn run<U>(
+        &mut self,
+        mut op: impl FnMut(&mut Session<'b, R>) -> Next<Result<U, Error<T::Error>>>,
+    ) -> Result<U, Error<T::Error>> {
+        loop {
+            match op(&mut self.session) {
+                Next::Ready(result) => return result,
+                Next::Read => {
+                    if self.session.unflushed {
+                        self.flush_transport()?;
+                    }
+                    let space = self.session.driver.input_space();
+                    match self.transport.read(space) {
+                        Ok(n) => self.session.driver.input_filled(n),
+                        Err(e) => return Err(self.session.io_error(e)),
+                    }
+                }
+                Next::Write => match self.transport.write(self.session.driver.pending_output()) {
+                    Ok(0) => {
+                        self.session.driver.shut_down();
+                        return Err(Error::TransportClosed);
+                    }
+                    Ok(n) => {
+                        self.session.driver.output_written(n);
+                        self.session.unflushed = true;
+                    }
+                    Err(e) => return Err(self.session.io_error(e)),
+                },
+                // The transport is the caller's: dropping the WebSocket (or
+                // `into_inner`) closes it.
+                Next::Shutdown => self.session.driver.shut_down(),
+            }
+        }
+    }
+
+    fn flush_transport(&mut self) -> Result<(), Error<T::Error>> {
+        match self.transport.flush() {
+            Ok(()) => {
+                self.session.unflushed = false;
+                Ok(())
+            }
+            Err(e) => Err(self.session.io_error(e)),
         }
     }
 
@@ -211,132 +252,30 @@ where
     /// Pass the same buffer to the next `read` to continue the message (the
     /// same holds after an error or, for the async adapter, a cancelled read).
     pub fn read<'m>(&mut self, buf: &'m mut [u8]) -> Result<Message<'m>, Error<T::Error>> {
-        let capacity = buf.len() as u64;
-        let Some(resumed) = SliceBuffer::resume(buf, self.partial) else {
-            let too_small = ProtocolError::MessageTooLarge {
-                len: self.partial as u64,
-                max: capacity,
-            };
-            return Err(self.fail(too_small));
-        };
-        let mut assembler = MessageAssembler::new(resumed);
-        loop {
-            let step = self.with_next_event(|event| step(event, &mut assembler));
-            self.partial = assembler.buffer_mut().bytes().len();
-            match step? {
-                Step::Continue => continue,
-                Step::Whole(kind) => {
-                    self.partial = 0;
-                    return whole_message(kind, assembler.into_inner().into_filled());
-                }
-                Step::Control(message) => {
-                    self.flush_owed()?;
-                    return Ok(message);
-                }
-                Step::Fail(e) => {
-                    self.partial = 0;
-                    return Err(self.fail(e));
-                }
-            }
-        }
-    }
-
-    /// Fails the connection for `error`, sending the close frame if the
-    /// transport allows, and hands the error back.
-    fn fail(&mut self, error: ProtocolError) -> Error<T::Error> {
-        self.driver.connection_mut().fail(error);
-        let _ = self.flush_owed();
-        Error::Protocol(error)
+        let done = self.run(|session| session.poll_read(buf))?;
+        finish_read(done, &mut self.session, buf)
     }
 
     /// Reads the next event and hands it to `f`: data in chunks borrowed
     /// from the input buffer (messages of any size), control frames whole.
     pub fn read_event_with<U>(
         &mut self,
-        f: impl FnMut(Event<'_>) -> U,
-    ) -> Result<U, Error<T::Error>> {
-        self.with_next_event(f)
-    }
-
-    fn with_next_event<U>(
-        &mut self,
         mut f: impl FnMut(Event<'_>) -> U,
     ) -> Result<U, Error<T::Error>> {
-        loop {
-            self.queue_owed()?;
-            if !self.driver.has_input() {
-                self.fill()?;
-            }
-            match self.driver.next_event(&mut f) {
-                Ok(Some(out)) => return Ok(out),
-                Ok(None) => continue,
-                Err(e) => {
-                    let _ = self.flush_owed();
-                    return Err(Error::Protocol(e));
-                }
-            }
-        }
-    }
-
-    /// Reads into the empty input buffer, after writing everything queued.
-    fn fill(&mut self) -> Result<(), Error<T::Error>> {
-        self.flush_owed()?;
-        let conn = self.driver.connection();
-        if conn.state() == State::Closed && conn.should_shutdown() {
-            return Err(ended(conn.failure()));
-        }
-        let n = self
-            .transport
-            .read(self.driver.input_space())
-            .map_err(Error::Io)?;
-        if n == 0 {
-            return Err(match self.driver.receive_eof() {
-                Ok(()) => Error::ConnectionClosed,
-                Err(e) => Error::Protocol(e),
-            });
-        }
-        self.driver.input_filled(n);
-        Ok(())
+        self.run(|session| session.poll_event_with(&mut f))
     }
 
     /// Queues a frame, writing queued output when the buffer is full; a
-    /// data frame larger than the whole output buffer is streamed through it.
+    /// data frame larger than the whole output buffer is sent as fragments
+    /// that fill it.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error<T::Error>> {
-        self.queue_owed()?;
-        for attempt in 0..2 {
-            match self.driver.queue(frame) {
-                Err(SendError::BufferTooSmall { .. }) if attempt == 0 => self.flush()?,
-                Err(SendError::BufferTooSmall { .. }) => {}
-                other => return other.map_err(Error::Send),
-            }
-        }
-        // Control frames always fit an output buffer of the documented size.
-        let Some((kind, payload, last)) = frame.as_data() else {
-            return self.driver.queue(frame).map_err(Error::Send);
-        };
-        self.driver
-            .queue_frame_start(kind, payload.len() as u64, last)?;
-        let mut taken = 0;
-        while taken < payload.len() {
-            taken += self.driver.queue_payload(&payload[taken..])?;
-            self.flush()?;
-        }
-        Ok(())
+        self.run(|session| session.poll_write(frame))
     }
 
     /// Writes everything queued and flushes the transport.
     pub fn flush(&mut self) -> Result<(), Error<T::Error>> {
-        while self.driver.has_pending_output() {
-            match self
-                .transport
-                .write(self.driver.pending_output())
-                .map_err(Error::Io)?
-            {
-                0 => return Err(Error::TransportClosed),
-                n => self.driver.output_written(n),
-            }
-        }
-        self.transport.flush().map_err(Error::Io)
+        self.run(|session| session.driver.poll_flush().map_ready(Ok))?;
+        self.flush_transport()
     }
 
     /// Sends a frame: [`write`](WebSocket::write) + [`flush`](WebSocket::flush).
@@ -350,55 +289,25 @@ where
     /// a client, until the server ends the transport. Drop the WebSocket
     /// (or [`into_inner`](WebSocket::into_inner)) afterwards to close it.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
-        match self.state() {
-            State::Open => self.write(Outgoing::Close(Some((code, reason))))?,
-            State::CloseReceived => self.queue_owed()?,
-            State::CloseSent | State::Closed => {}
+        self.run(|session| session.poll_close(code, reason))?;
+        if self.session.unflushed {
+            self.flush_transport()?;
         }
-        self.flush()?;
-        loop {
-            match self.read_event_with(|_| ()) {
-                Ok(()) => continue,
-                Err(Error::ConnectionClosed) => return Ok(()),
-                Err(e) => return Err(e),
-            }
-        }
+        Ok(())
     }
 
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
-        self.driver.connection().state()
+        self.session.driver.connection().state()
     }
 
     /// The connection underneath.
     pub fn connection(&self) -> &Connection<R> {
-        self.driver.connection()
+        self.session.driver.connection()
     }
 
     /// Gives the transport back.
     pub fn into_inner(self) -> T {
         self.transport
-    }
-
-    /// Queues owed control frames, writing queued output to make room.
-    fn queue_owed(&mut self) -> Result<(), Error<T::Error>> {
-        if !self.driver.queue_owed() {
-            self.flush()?;
-            self.driver.queue_owed();
-        }
-        Ok(())
-    }
-
-    fn flush_owed(&mut self) -> Result<(), Error<T::Error>> {
-        self.queue_owed()?;
-        self.flush()
-    }
-}
-
-/// The error for a connection that has ended: how it ended.
-pub(super) fn ended<E>(failure: Option<crate::ProtocolError>) -> Error<E> {
-    match failure {
-        Some(e) if e != crate::ProtocolError::UnexpectedEof => Error::Protocol(e),
-        _ => Error::ConnectionClosed,
     }
 }

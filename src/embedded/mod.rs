@@ -21,11 +21,13 @@
 pub mod asynch;
 pub mod blocking;
 
-use crate::close::CloseFrame;
+use crate::close::{CloseCode, CloseFrame};
+use crate::connection::State;
+use crate::driver::{Driver, End, Next};
 use crate::error::{ProtocolError, SendError};
-use crate::event::{ControlPayload, DataKind, Event};
+use crate::event::{ControlPayload, DataKind, Event, Outgoing};
 use crate::handshake::HandshakeError;
-use crate::message::{Message as Assembled, MessageAssembler, SliceBuffer};
+use crate::message::{MessageAssembler, MessageBuffer, SliceBuffer};
 
 /// The most header fields a handshake may carry here (the parser's storage
 /// lives on the stack: 24 × 2 pointers and 2 lengths).
@@ -107,40 +109,202 @@ pub enum Message<'a> {
     Close(Option<CloseFrame>),
 }
 
-/// What one event contributes to `read`.
-enum Step<'m> {
-    /// Part of a message, now in the message buffer.
-    Continue,
-    /// A control frame.
-    Control(Message<'m>),
-    /// The message is whole.
-    Whole(DataKind),
-    /// The message does not fit the caller's buffer.
-    Fail(ProtocolError),
+/// What `read` finished with.
+pub(crate) enum ReadDone {
+    /// A whole message of this kind is the first `len` bytes of the buffer.
+    Whole(DataKind, usize),
+    /// A control frame (its reply, if any, is written); take it with
+    /// [`Session::take_control`].
+    Control,
 }
 
-/// Files one event into the message buffer, or copies a control frame out.
-fn step<'m>(event: Event<'_>, assembler: &mut MessageAssembler<SliceBuffer<'_>>) -> Step<'m> {
-    match event {
-        Event::Data(chunk) => match assembler.push(&chunk) {
-            Ok(None) => Step::Continue,
-            Ok(Some(Assembled::Text(_))) => Step::Whole(DataKind::Text),
-            Ok(Some(Assembled::Binary(_))) => Step::Whole(DataKind::Binary),
-            Err(e) => Step::Fail(e),
-        },
-        Event::Ping(p) => Step::Control(Message::Ping(p)),
-        Event::Pong(p) => Step::Control(Message::Pong(p)),
-        Event::Close(frame) => Step::Control(Message::Close(frame)),
+/// Everything an embedded WebSocket does besides I/O, shared by the
+/// blocking and the async adapter: each method is one operation as a
+/// [`Next`] step, and each adapter runs it in its one I/O loop.
+#[derive(Debug)]
+pub(crate) struct Session<'b, R> {
+    pub(crate) driver: Driver<R, &'b mut [u8], &'b mut [u8]>,
+    /// Bytes of an unfinished message already in the caller's message
+    /// buffer (a control frame, an error or a cancelled read came first).
+    partial: usize,
+    /// A control frame that `read` took but has not returned yet, because
+    /// its reply was being written when the read was cancelled.
+    control: Option<Message<'static>>,
+    /// The transport has written bytes since it was last flushed.
+    pub(crate) unflushed: bool,
+}
+
+impl<'b, R: rand_core::Rng> Session<'b, R> {
+    pub(crate) fn new(driver: Driver<R, &'b mut [u8], &'b mut [u8]>) -> Self {
+        Session {
+            driver,
+            partial: 0,
+            control: None,
+            unflushed: false,
+        }
+    }
+
+    /// The next whole message into `buf`, or a control frame once its
+    /// reply is written. Cancel-safe: a message's bytes stay in `buf`
+    /// (`partial`), a control frame in `control`, until a call returns them.
+    pub(crate) fn poll_read<E>(&mut self, buf: &mut [u8]) -> Next<Result<ReadDone, Error<E>>> {
+        loop {
+            if self.control.is_some() {
+                return self
+                    .driver
+                    .poll_flush()
+                    .map_ready(|()| Ok(ReadDone::Control));
+            }
+            let capacity = buf.len() as u64;
+            let Some(resumed) = SliceBuffer::resume(buf, self.partial) else {
+                let too_small = ProtocolError::MessageTooLarge {
+                    len: self.partial as u64,
+                    max: capacity,
+                };
+                self.partial = 0;
+                self.driver.connection_mut().fail(too_small);
+                continue;
+            };
+            let mut assembler = MessageAssembler::new(resumed);
+            let control = &mut self.control;
+            let next = self
+                .driver
+                .poll_event(|event, _| absorb(event, &mut assembler, control));
+            self.partial = assembler.buffer_mut().bytes().len();
+            match next {
+                Next::Ready(Ok(Absorbed::Continue)) => continue,
+                Next::Ready(Ok(Absorbed::Whole(kind))) => {
+                    let len = core::mem::take(&mut self.partial);
+                    return Next::Ready(Ok(ReadDone::Whole(kind, len)));
+                }
+                Next::Ready(Ok(Absorbed::Control)) => {}
+                Next::Ready(Ok(Absorbed::TooLarge(e))) => {
+                    self.partial = 0;
+                    self.driver.connection_mut().fail(e);
+                }
+                Next::Ready(Err(end)) => return Next::Ready(Err(ended(end))),
+                other => return other.map_ready(|_| unreachable_ready()),
+            }
+        }
+    }
+
+    /// The next event, handed to `f`.
+    pub(crate) fn poll_event_with<U, E>(
+        &mut self,
+        f: &mut impl FnMut(Event<'_>) -> U,
+    ) -> Next<Result<U, Error<E>>> {
+        self.driver
+            .poll_event(|event, _| f(event))
+            .map_ready(|r| r.map_err(ended))
+    }
+
+    /// Queues `frame` (see [`Driver::poll_write`]).
+    pub(crate) fn poll_write<E>(&mut self, frame: Outgoing<'_>) -> Next<Result<(), Error<E>>> {
+        self.driver
+            .poll_write(frame)
+            .map_ready(|r| r.map_err(Error::Send))
+    }
+
+    /// The closing handshake: our close (unless one went out), then input
+    /// until the end. Cancel-safe: a repeated call goes on where it stopped.
+    pub(crate) fn poll_close<E>(
+        &mut self,
+        code: CloseCode,
+        reason: &str,
+    ) -> Next<Result<(), Error<E>>> {
+        if self.driver.connection().state() == State::Open {
+            match self.poll_write(Outgoing::Close(Some((code, reason)))) {
+                Next::Ready(Ok(())) => {}
+                other => return other,
+            }
+        }
+        loop {
+            match self.driver.poll_event(|_, _| ()) {
+                Next::Ready(Ok(())) => continue,
+                Next::Ready(Err(End::Closed)) => return Next::Ready(Ok(())),
+                Next::Ready(Err(end)) => return Next::Ready(Err(ended(end))),
+                other => return other.map_ready(|_| unreachable_ready()),
+            }
+        }
+    }
+
+    /// The error to report for a transport error: the protocol error that
+    /// was failing the connection, if there was one.
+    pub(crate) fn io_error<E>(&mut self, error: E) -> Error<E> {
+        self.driver.shut_down();
+        match self.driver.connection().failure() {
+            Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
+            _ => Error::Io(error),
+        }
     }
 }
 
-/// The whole message left in the caller's buffer.
-fn whole_message<E>(kind: DataKind, bytes: &[u8]) -> Result<Message<'_>, Error<E>> {
-    Ok(match kind {
-        DataKind::Binary => Message::Binary(bytes),
-        // The connection validated the text as it arrived.
-        DataKind::Text => Message::Text(
-            core::str::from_utf8(bytes).map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
+/// `Next::map_ready` for an arm that is never `Ready` (matched before).
+fn unreachable_ready<T>() -> T {
+    unreachable!("a Ready step is matched before")
+}
+
+/// The error for a connection that has ended: how it ended.
+fn ended<E>(end: End) -> Error<E> {
+    match end {
+        End::Failed(e) => Error::Protocol(e),
+        End::Closed => Error::ConnectionClosed,
+    }
+}
+
+/// What one event contributes to `read`.
+enum Absorbed {
+    /// Part of a message, now in the message buffer.
+    Continue,
+    /// A control frame, now in `control`.
+    Control,
+    /// The message is whole.
+    Whole(DataKind),
+    /// The message does not fit the caller's buffer.
+    TooLarge(ProtocolError),
+}
+
+/// Files one event into the message buffer, or a control frame into
+/// `control` (in place: no copy of it travels up the stack). Text is not
+/// checked here: the connection checked it as it arrived, and
+/// `finish_read` makes it a `&str`.
+fn absorb(
+    event: Event<'_>,
+    assembler: &mut MessageAssembler<SliceBuffer<'_>>,
+    control: &mut Option<Message<'static>>,
+) -> Absorbed {
+    *control = Some(match event {
+        Event::Data(chunk) => {
+            return match assembler.collect(&chunk) {
+                Ok(None) => Absorbed::Continue,
+                Ok(Some(kind)) => Absorbed::Whole(kind),
+                Err(e) => Absorbed::TooLarge(e),
+            };
+        }
+        Event::Ping(p) => Message::Ping(p),
+        Event::Pong(p) => Message::Pong(p),
+        Event::Close(frame) => Message::Close(frame),
+    });
+    Absorbed::Control
+}
+
+/// The message `read` finished with, borrowed from the caller's buffer.
+pub(crate) fn finish_read<'m, R, E>(
+    done: ReadDone,
+    session: &mut Session<'_, R>,
+    buf: &'m [u8],
+) -> Result<Message<'m>, Error<E>> {
+    Ok(match done {
+        ReadDone::Control => match session.control.take() {
+            Some(message) => message,
+            None => unreachable!("poll_read returns Control only with one held"),
+        },
+        ReadDone::Whole(DataKind::Binary, len) => Message::Binary(&buf[..len]),
+        // The connection validated the text as it arrived; this check is
+        // what makes it a `&str` in safe code.
+        ReadDone::Whole(DataKind::Text, len) => Message::Text(
+            core::str::from_utf8(&buf[..len])
+                .map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
         ),
     })
 }

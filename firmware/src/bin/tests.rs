@@ -19,7 +19,7 @@ use cortex_m_semihosting::hprintln;
 use panic_semihosting as _;
 use wsock::close::{CloseCode, parse_close_payload};
 use wsock::connection::MAX_CONTROL_FRAME_LEN;
-use wsock::driver::Driver;
+use wsock::driver::{Driver, End, Next};
 use wsock::embedded::{self, Message, blocking};
 use wsock::frame::{Decoded, FrameDecoder, FrameHeader, HeaderParse, MAX_HEADER_LEN, OpCode};
 use wsock::handshake::client::{ClientHandshake, ClientRequest};
@@ -1203,19 +1203,26 @@ fn next_event<R: rand_core::Rng, T>(
     mut f: impl FnMut(Event<'_>) -> T,
 ) -> Result<Option<T>, ProtocolError> {
     loop {
-        // Owed frames are small: a full outbox shows up in the next write.
-        driver.queue_owed();
-        let n = outbox.push(driver.pending_output());
-        driver.output_written(n);
-        if !driver.has_input() {
-            if inbox.is_empty() {
-                return Ok(None);
+        match driver.poll_event(|event, _| f(event)) {
+            Next::Ready(Ok(out)) => return Ok(Some(out)),
+            Next::Ready(Err(End::Failed(e))) => return Err(e),
+            Next::Ready(Err(End::Closed)) => return Ok(None),
+            Next::Write => {
+                // A full outbox shows up in the peer's next read.
+                let n = outbox.push(driver.pending_output());
+                driver.output_written(n);
+                if n == 0 {
+                    return Ok(None);
+                }
             }
-            let n = inbox.pop(driver.input_space());
-            driver.input_filled(n);
-        }
-        if let Some(out) = driver.next_event(&mut f)? {
-            return Ok(Some(out));
+            Next::Read => {
+                if inbox.is_empty() {
+                    return Ok(None);
+                }
+                let n = inbox.pop(driver.input_space());
+                driver.input_filled(n);
+            }
+            Next::Shutdown => driver.shut_down(),
         }
     }
 }
