@@ -9,7 +9,8 @@
 //! message buffer to each `read`. Semantics are those of the std adapter:
 //! the opening handshake, messages and frame-level events, automatic pongs,
 //! the closing handshake, and limits that fail the connection with the right
-//! close code. Frames larger than the output buffer are streamed through it.
+//! close code. A message larger than the output buffer is sent as a
+//! fragmented message whose frames fill it.
 //!
 //! Sizing: the input buffer must hold the peer's handshake (about 200–500
 //! bytes for typical clients and servers); any size works for frames. The
