@@ -393,10 +393,9 @@ where
                 None => Next::Ready(self.queue(frame)),
             };
         }
-        match self.queue(frame) {
-            Err(SendError::BufferTooSmall { .. }) if self.has_pending_output() => Next::Write,
-            Err(SendError::BufferTooSmall { .. }) if frame.as_data().is_some() => {
-                let (kind, payload, _) = frame.as_data().unwrap_or((DataKind::Binary, &[], true));
+        match (self.queue(frame), frame.as_data()) {
+            (Err(SendError::BufferTooSmall { .. }), _) if self.has_pending_output() => Next::Write,
+            (Err(SendError::BufferTooSmall { .. }), Some((kind, payload, _))) => {
                 self.fragmenting = Some(Fragmenting {
                     kind,
                     len: payload.len(),
@@ -404,7 +403,7 @@ where
                 });
                 self.poll_fragments(frame)
             }
-            other => Next::Ready(other),
+            (other, _) => Next::Ready(other),
         }
     }
 

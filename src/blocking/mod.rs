@@ -234,8 +234,9 @@ impl<S: Transport> WebSocket<S> {
                 })
             }
             Step::Control(message) => {
-                // Send the pong or the close reply now, not at the next call.
-                self.flush_owed()?;
+                // Send the pong or the close reply now, not at the next call
+                // (and, as a server after the close reply, end the transport).
+                self.flush()?;
                 Ok(message)
             }
             Step::Continue | Step::Fail(_) => unreachable!("handled in the loop"),
@@ -470,12 +471,6 @@ impl<S: Transport> WebSocket<S> {
         if buffer.len() < want {
             buffer.resize(want, 0);
         }
-    }
-
-    /// Writes owed control frames and anything queued, and ends the
-    /// transport if the connection says so (see [`Driver::poll_flush`]).
-    fn flush_owed(&mut self) -> Result<(), Error> {
-        self.flush()
     }
 
     fn shutdown(&mut self) {
