@@ -34,6 +34,8 @@ use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, Sender, Shared, State
 use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
 use core::ops::Range;
+#[cfg(feature = "std")]
+use std::vec::Vec;
 
 /// What an adapter must do before the operation it polled can finish; poll
 /// the same operation again afterwards.
@@ -283,6 +285,21 @@ where
         }
     }
 
+    /// Takes the driver apart for the split std adapter: the connection,
+    /// the input buffer with its unconsumed range, the queued output and
+    /// whether the transport was closed.
+    #[cfg(feature = "std")]
+    pub(crate) fn into_split(self) -> (Connection<R>, I, Range<usize>, Vec<u8>, bool) {
+        let queued = self.pending_output().to_vec();
+        (
+            self.conn,
+            self.input,
+            self.in_start..self.in_end,
+            queued,
+            self.shut_down,
+        )
+    }
+
     /// The connection.
     pub fn connection(&self) -> &Connection<R> {
         &self.conn
@@ -449,31 +466,12 @@ where
     /// reported, or the end itself. `None` while the connection may still
     /// receive.
     fn poll_end(&mut self) -> Option<Next<End>> {
-        let shared = self.conn.shared();
-        let receiving = !shared.is_receive_done()
-            // A client whose closing handshake is done waits for the
-            // server to end the transport (§7.1.1).
-            || (shared.state() == State::Closed
-                && !shared.should_shutdown()
-                && !shared.wants_transmit());
-        if self.has_pending_output() {
-            return Some(Next::Write);
-        }
-        if self.conn.should_shutdown() && !self.shut_down {
-            return Some(Next::Shutdown);
-        }
-        if receiving && !self.shut_down {
-            return None;
-        }
-        if shared.state() != State::Closed {
-            // The peer's close arrived but our reply could not be queued:
-            // the output buffer is smaller than a control frame.
-            return Some(Next::Ready(End::Failed(ProtocolError::UnexpectedEof)));
-        }
-        Some(Next::Ready(match shared.failure() {
-            Some(e) => End::Failed(e),
-            None => End::Closed,
-        }))
+        end_step(
+            self.conn.shared(),
+            self.conn.should_shutdown(),
+            self.has_pending_output(),
+            self.shut_down,
+        )
     }
 
     /// Reports that the adapter closed the transport (after [`Next::Shutdown`],
@@ -619,6 +617,95 @@ where
             out_end: &mut self.out_end,
         }
         .compact()
+    }
+}
+
+/// The end-of-connection rule, the one place it lives: given the shared
+/// part, whether the sender says the transport should be closed now
+/// ([`Sender::should_shutdown`]), whether output waits to be written and
+/// whether the transport was closed — what is left to do before the end
+/// is reported (`Write`, `Shutdown`), the end itself, or `None` while
+/// events may still come.
+pub(crate) fn end_step(
+    shared: &Shared,
+    should_shutdown: bool,
+    pending_output: bool,
+    shut_down: bool,
+) -> Option<Next<End>> {
+    let receiving = !shared.is_receive_done()
+        // A client whose closing handshake is done waits for the
+        // server to end the transport (§7.1.1).
+        || (shared.state() == State::Closed && !shared.should_shutdown() && !shared.wants_transmit());
+    if pending_output {
+        return Some(Next::Write);
+    }
+    if should_shutdown && !shut_down {
+        return Some(Next::Shutdown);
+    }
+    if receiving && !shut_down {
+        return None;
+    }
+    if shared.state() != State::Closed {
+        // The peer's close arrived but our reply could not be queued:
+        // the output buffer is smaller than a control frame.
+        return Some(Next::Ready(End::Failed(ProtocolError::UnexpectedEof)));
+    }
+    Some(Next::Ready(match shared.failure() {
+        Some(e) => End::Failed(e),
+        None => End::Closed,
+    }))
+}
+
+/// Appends `frame` to a growable queue (the split std adapter's send path).
+#[cfg(feature = "alloc")]
+pub(crate) fn append_frame<R: rand_core::Rng>(
+    sender: &mut Sender<R>,
+    shared: &mut Shared,
+    frame: Outgoing<'_>,
+    queue: &mut alloc::vec::Vec<u8>,
+) -> Result<(), SendError> {
+    let mut end = queue.len();
+    let result = Queue {
+        output: queue,
+        out_start: &mut 0,
+        out_end: &mut end,
+    }
+    .encode(sender, shared, frame);
+    queue.truncate(end);
+    result
+}
+
+/// Appends the frames the connection owes to a growable queue.
+#[cfg(feature = "alloc")]
+pub(crate) fn append_owed<R: rand_core::Rng>(
+    sender: &mut Sender<R>,
+    shared: &mut Shared,
+    queue: &mut alloc::vec::Vec<u8>,
+) {
+    let mut end = queue.len();
+    let _ = Queue {
+        output: queue,
+        out_start: &mut 0,
+        out_end: &mut end,
+    }
+    .owed(sender, shared);
+    queue.truncate(end);
+}
+
+#[cfg(feature = "std")]
+impl<R: rand_core::Rng, I: AsMut<[u8]>> Driver<R, I, Vec<u8>> {
+    /// Puts back together what [`into_split`](Driver::into_split) took apart.
+    pub(crate) fn from_split(
+        conn: Connection<R>,
+        input: I,
+        buffered: Range<usize>,
+        queued: Vec<u8>,
+        shut_down: bool,
+    ) -> Self {
+        let mut driver = Driver::with_buffered_input(conn, input, buffered, queued);
+        driver.out_end = driver.output.len();
+        driver.shut_down = shut_down;
+        driver
     }
 }
 

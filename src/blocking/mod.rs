@@ -31,12 +31,29 @@
 //! and a read flushes the queue itself before it blocks on the transport.
 //! [`WebSocket::send`] is `write` + `flush`. So a server that `write`s a reply
 //! to each message it reads answers a burst of messages with one write.
+//!
+//! ## Two threads
+//!
+//! [`WebSocket::split`] gives a [`ReadHalf`] and a [`WriteHalf`] that move to
+//! two threads, each with its own handle on the transport ([`TrySplit`]).
+//! The send path is shared behind one mutex — the connection's shared part
+//! (close state, the owed pong and close reply), the masking sender and the
+//! queue of encoded bytes — held to encode or to take bytes, never across a
+//! system call. Writing is a token: one half writes at a time, outside the
+//! lock, and keeps writing until the queue is empty, so frames never
+//! interleave and a frame queued by the other half goes out with that
+//! write. The read half writes what it owes (a pong, the close reply) at
+//! once, unless the write half is writing, which then writes it: replies
+//! reach the wire while the application only reads, and no thread has to
+//! be woken for them. TLS streams cannot be split (one TLS session serves
+//! both directions).
 
 mod client;
 mod error;
 mod message;
 mod rng;
 mod server;
+mod split;
 #[cfg(feature = "tls")]
 mod tls;
 mod transport;
@@ -45,6 +62,7 @@ pub use client::{ClientBuilder, client, connect};
 pub use error::Error;
 pub use message::{CloseFrame, Message};
 pub use server::{Acceptance, Rejection, accept, accept_with};
+pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
 #[cfg(feature = "tls")]
 pub use tls::{accept_tls, default_client_config};
 pub use transport::{MaybeTlsStream, Plain, Transport};
@@ -196,22 +214,7 @@ impl<S: Transport> WebSocket<S> {
         let assembler = &mut self.assembler;
         let step = run(&mut self.stream, &mut self.driver, |driver| {
             loop {
-                let next = driver.poll_event(|event, _| match event {
-                    // The text is checked once, as it becomes a `String` below.
-                    Event::Data(chunk) => match assembler.collect(&chunk) {
-                        Ok(None) => Step::Continue,
-                        Ok(Some(kind)) => Step::Whole(kind),
-                        Err(e) => Step::Fail(e),
-                    },
-                    Event::Ping(p) => Step::Control(Message::Ping(p.to_vec())),
-                    Event::Pong(p) => Step::Control(Message::Pong(p.to_vec())),
-                    Event::Close(frame) => {
-                        Step::Control(Message::Close(frame.map(|f| CloseFrame {
-                            code: f.code,
-                            reason: f.reason.as_str().into(),
-                        })))
-                    }
-                });
+                let next = driver.poll_event(|event, _| message_step(assembler, event));
                 match next {
                     Next::Ready(Ok(Step::Continue)) => continue,
                     // The message is too big: the loop writes the close for it.
@@ -221,18 +224,7 @@ impl<S: Transport> WebSocket<S> {
             }
         })?;
         match step {
-            Step::Whole(kind) => {
-                let bytes = core::mem::take(self.assembler.buffer_mut());
-                Ok(match kind {
-                    DataKind::Binary => Message::Binary(bytes),
-                    // The connection validated the text as it arrived;
-                    // this check is what makes it a `String` in safe code.
-                    DataKind::Text => Message::Text(
-                        String::from_utf8(bytes)
-                            .map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
-                    ),
-                })
-            }
+            Step::Whole(kind) => whole_message(&mut self.assembler, kind),
             Step::Control(message) => {
                 // Send the pong or the close reply now, not at the next call
                 // (and, as a server after the close reply, end the transport).
@@ -511,6 +503,41 @@ impl<S: Transport> Iterator for Incoming<'_, S> {
             }
         }
     }
+}
+
+/// What one event means to a reader of whole messages: data is collected
+/// into `assembler` (the text is checked once, as it becomes a `String` in
+/// [`whole_message`]), control frames are copied out.
+fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> Step {
+    match event {
+        Event::Data(chunk) => match assembler.collect(&chunk) {
+            Ok(None) => Step::Continue,
+            Ok(Some(kind)) => Step::Whole(kind),
+            Err(e) => Step::Fail(e),
+        },
+        Event::Ping(p) => Step::Control(Message::Ping(p.to_vec())),
+        Event::Pong(p) => Step::Control(Message::Pong(p.to_vec())),
+        Event::Close(frame) => Step::Control(Message::Close(frame.map(|f| CloseFrame {
+            code: f.code,
+            reason: f.reason.as_str().into(),
+        }))),
+    }
+}
+
+/// Takes the whole message out of `assembler`.
+fn whole_message(
+    assembler: &mut MessageAssembler<Vec<u8>>,
+    kind: DataKind,
+) -> Result<Message, Error> {
+    let bytes = core::mem::take(assembler.buffer_mut());
+    Ok(match kind {
+        DataKind::Binary => Message::Binary(bytes),
+        // The connection validated the text as it arrived; this check is
+        // what makes it a `String` in safe code.
+        DataKind::Text => Message::Text(
+            String::from_utf8(bytes).map_err(|_| Error::Protocol(ProtocolError::InvalidUtf8))?,
+        ),
+    })
 }
 
 /// The driver of a std WebSocket.
