@@ -30,6 +30,7 @@
 //! The buffers are the caller's: `&mut [u8]`, arrays, or a `Vec<u8>` that
 //! the driver enlarges for frames that do not fit ([`OutputBuffer`]).
 
+use crate::config::Role;
 use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, Sender, Shared, State};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
@@ -166,11 +167,65 @@ impl<R: rand_core::Rng, O: OutputBuffer> Reply<'_, R, O> {
         self.queue.encode(self.sender, self.shared, frame)
     }
 
+    /// Queues only the header of data `frame` when its payload can go to
+    /// the transport as it is — an unmasked frame, a server's — and returns
+    /// true: the adapter then writes [`pending_output`](Reply::pending_output)
+    /// and right behind it the payload (one vectored write), before anything
+    /// else is queued. Returns false, changing nothing, for a client (its
+    /// payloads are masked: [`queue`](Reply::queue) the frame instead).
+    pub fn queue_header(&mut self, frame: Outgoing<'_>) -> Result<bool, SendError> {
+        if self.shared.role() != Role::Server {
+            return Ok(false);
+        }
+        self.queue.compact();
+        let end = *self.queue.out_end;
+        let _ = self.queue.output.grow_to(end + MAX_HEADER_LEN);
+        let free = self.queue.free();
+        let header =
+            self.sender
+                .encode_header(self.shared, frame, &mut self.queue.output.as_mut()[free])?;
+        *self.queue.out_end += header.len;
+        Ok(true)
+    }
+
+    /// The queued bytes, not yet written.
+    pub fn pending_output(&self) -> &[u8] {
+        &self.queue.output.as_ref()[*self.queue.out_start..*self.queue.out_end]
+    }
+
+    /// Reports that the first `n` bytes of [`pending_output`](Reply::pending_output)
+    /// were written.
+    pub fn output_written(&mut self, n: usize) {
+        let start = self
+            .queue
+            .out_start
+            .saturating_add(n)
+            .min(*self.queue.out_end);
+        *self.queue.out_start = start;
+    }
+
+    /// Queues bytes as they are: the rest of a payload whose header
+    /// [`queue_header`](Reply::queue_header) queued and that could not all
+    /// be written. Returns false if the buffer cannot hold them.
+    pub fn queue_payload_rest(&mut self, bytes: &[u8]) -> bool {
+        self.queue.compact();
+        let end = *self.queue.out_end;
+        if !self.queue.output.grow_to(end + bytes.len()) {
+            return false;
+        }
+        self.queue.output.as_mut()[end..end + bytes.len()].copy_from_slice(bytes);
+        *self.queue.out_end += bytes.len();
+        true
+    }
+
     /// The connection's shared part (state, failure).
     pub fn shared(&self) -> &Shared {
         self.shared
     }
 }
+
+/// The longest frame header: 2 bytes, an 8-byte length and a 4-byte mask.
+const MAX_HEADER_LEN: usize = 14;
 
 impl<O: OutputBuffer> Queue<'_, O> {
     /// Encodes `frame` behind the queue, growing the buffer if it can.
@@ -433,8 +488,8 @@ where
         if self.has_pending_output() {
             return Next::Write;
         }
-        // A piece fills the empty buffer: header (at most 14 bytes) + payload.
-        let room = self.output.as_ref().len().saturating_sub(14);
+        // A piece fills the empty buffer: header + payload.
+        let room = self.output.as_ref().len().saturating_sub(MAX_HEADER_LEN);
         if room == 0 {
             self.fragmenting = None;
             return Next::Ready(Err(SendError::BufferTooSmall { needed: 15 }));

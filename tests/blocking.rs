@@ -448,6 +448,132 @@ fn big_frames_written_through_survive_would_block() {
     }
 }
 
+/// An in-memory transport for a server: reads `input` in pieces of up to
+/// 100 KiB, takes at most 7000 bytes per write, blocks every third write,
+/// and counts the vectored writes that carried two buffers.
+struct Echoing {
+    input: Vec<u8>,
+    read_at: usize,
+    output: Vec<u8>,
+    calls: u32,
+    two_buffer_writes: u32,
+}
+
+impl Read for Echoing {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        let n = buf
+            .len()
+            .min(100 << 10)
+            .min(self.input.len() - self.read_at);
+        buf[..n].copy_from_slice(&self.input[self.read_at..self.read_at + n]);
+        self.read_at += n;
+        Ok(n)
+    }
+}
+
+impl Write for Echoing {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.write_vectored(&[io::IoSlice::new(buf)])
+    }
+    fn write_vectored(&mut self, bufs: &[io::IoSlice<'_>]) -> io::Result<usize> {
+        self.calls += 1;
+        if self.calls.is_multiple_of(3) {
+            return Err(io::ErrorKind::WouldBlock.into());
+        }
+        self.two_buffer_writes += (bufs.iter().filter(|b| !b.is_empty()).count() == 2) as u32;
+        let mut n = 0;
+        for buf in bufs {
+            let take = buf.len().min(7000 - n);
+            self.output.extend_from_slice(&buf[..take]);
+            n += take;
+        }
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Transport for Echoing {}
+
+/// A server echoes chunks while they are borrowed (`read_event_and_reply`):
+/// big ones go out zero-copy in vectored writes, small ones through the
+/// queue. With short writes and `WouldBlock` in the middle, every echo
+/// arrives intact and in order.
+#[test]
+fn zero_copy_echo_survives_would_block() {
+    let messages: Vec<Vec<u8>> = [90_000usize, 17, 40_000, 300_000, 0, 16 * 1024]
+        .iter()
+        .map(|&n| (0..n).map(|i| (i % 253) as u8).collect())
+        .collect();
+    // The client's frames, masked.
+    let sink = Echoing {
+        input: Vec::new(),
+        read_at: 0,
+        output: Vec::new(),
+        calls: 1,
+        two_buffer_writes: 0,
+    };
+    let mut client =
+        WebSocket::from_upgraded(sink, wsock::Role::Client, Options::new(), &[]).unwrap();
+    for m in &messages {
+        // On `WouldBlock` the frame was taken: flush finishes it.
+        let _ = client.write(Outgoing::Binary(m));
+        while client.flush().is_err() {}
+    }
+    let wire = std::mem::take(&mut client.get_mut().output);
+    let transport = Echoing {
+        input: wire,
+        read_at: 0,
+        output: Vec::new(),
+        calls: 0,
+        two_buffer_writes: 0,
+    };
+    let options = Options::new().read_buffer_size(128 << 10);
+    let mut server =
+        WebSocket::from_upgraded(transport, wsock::Role::Server, options, &[]).unwrap();
+    let mut whole = 0;
+    while whole < messages.len() {
+        // A read writes what is queued first: it may block too.
+        while server.flush().is_err() {}
+        let echoed = server.read_event_and_reply(|event, mut writer| match event {
+            wsock::Event::Data(chunk) => {
+                let frame = Outgoing::Fragment {
+                    kind: chunk.kind,
+                    payload: chunk.payload,
+                    last: chunk.last,
+                };
+                (writer.write(frame), chunk.last)
+            }
+            _ => (Ok(()), false),
+        });
+        let (written, last) = echoed.unwrap();
+        match written {
+            Ok(()) => {}
+            Err(Error::Io(e)) if e.kind() == io::ErrorKind::WouldBlock => {}
+            Err(e) => panic!("{e}"),
+        }
+        whole += last as usize;
+    }
+    while server.flush().is_err() {}
+    let transport = server.into_inner();
+    assert!(
+        transport.two_buffer_writes > 3,
+        "big chunks went out vectored"
+    );
+    let peer = wsock::blocking::Plain(io::Cursor::new(transport.output));
+    let mut peer =
+        WebSocket::from_upgraded(peer, wsock::Role::Client, Options::new(), &[]).unwrap();
+    for m in &messages {
+        assert!(
+            peer.read().unwrap() == Message::Binary(m.clone()),
+            "{} bytes",
+            m.len()
+        );
+    }
+    assert!(!peer.has_buffered_input());
+}
+
 /// `wss://` on loopback with a certificate made in the test.
 #[cfg(feature = "tls")]
 #[test]

@@ -212,7 +212,7 @@ impl<S: Transport> WebSocket<S> {
     /// [`Error::ConnectionClosed`].
     pub fn read(&mut self) -> Result<Message, Error> {
         let assembler = &mut self.assembler;
-        let step = run(&mut self.stream, &mut self.driver, |driver| {
+        let step = run(&mut self.stream, &mut self.driver, |_, driver| {
             loop {
                 let next = driver.poll_event(|event, _| message_step(assembler, event));
                 match next {
@@ -254,22 +254,28 @@ impl<S: Transport> WebSocket<S> {
     /// # Ok::<(), wsock::blocking::Error>(())
     /// ```
     pub fn read_event_with<T>(&mut self, mut f: impl FnMut(Event<'_>) -> T) -> Result<T, Error> {
-        self.read_event_and_reply(|event, _| f(event))
+        run(&mut self.stream, &mut self.driver, |_, driver| {
+            driver
+                .poll_event(|event, _| f(event))
+                .map_ready(|r| r.map_err(ended))
+        })
     }
 
-    /// Reads the next event and hands it to `f` with a [`Reply`] handle, so
-    /// that a received chunk can be answered or echoed while it is borrowed:
-    /// its bytes go straight from the read buffer into the write queue, one
-    /// copy and no allocation. Replies are written with the next flush (a
-    /// read flushes before it blocks, so a burst of echoes is one write).
+    /// Reads the next event and hands it to `f` with a [`Writer`], so that
+    /// a received chunk can be answered, echoed or forwarded while it is
+    /// borrowed from the read buffer: small frames are queued (one copy,
+    /// written with the next flush — a read flushes before it blocks, so a
+    /// burst of echoes is one write), and a server's big data frames go to
+    /// the transport with no copy at all, header and borrowed payload in
+    /// one vectored write.
     ///
     /// ```no_run
     /// # let mut ws = wsock::blocking::connect("ws://127.0.0.1:9001")?;
-    /// use wsock::{DataKind, Event, Outgoing};
+    /// use wsock::{Event, Outgoing};
     /// // An echo of every data chunk, fragment by fragment.
     /// loop {
-    ///     ws.read_event_and_reply(|event, mut reply| match event {
-    ///         Event::Data(chunk) => reply.queue(Outgoing::Fragment {
+    ///     ws.read_event_and_reply(|event, mut writer| match event {
+    ///         Event::Data(chunk) => writer.write(Outgoing::Fragment {
     ///             kind: chunk.kind,
     ///             payload: chunk.payload,
     ///             last: chunk.last,
@@ -281,10 +287,12 @@ impl<S: Transport> WebSocket<S> {
     /// ```
     pub fn read_event_and_reply<T>(
         &mut self,
-        mut f: impl FnMut(Event<'_>, Reply<'_, MaskRng, Vec<u8>>) -> T,
+        mut f: impl FnMut(Event<'_>, Writer<'_, S>) -> T,
     ) -> Result<T, Error> {
-        run(&mut self.stream, &mut self.driver, |driver| {
-            driver.poll_event(&mut f).map_ready(|r| r.map_err(ended))
+        run(&mut self.stream, &mut self.driver, |stream, driver| {
+            driver
+                .poll_event(|event, reply| f(event, Writer { stream, reply }))
+                .map_ready(|r| r.map_err(ended))
         })
     }
 
@@ -352,7 +360,7 @@ impl<S: Transport> WebSocket<S> {
     /// Writes everything queued. Interrupted writes are retried; after any
     /// other error (e.g. a timeout) nothing is lost: call `flush` again.
     pub fn flush(&mut self) -> Result<(), Error> {
-        run(&mut self.stream, &mut self.driver, |driver| {
+        run(&mut self.stream, &mut self.driver, |_, driver| {
             driver.poll_flush().map_ready(Ok)
         })?;
         let buffer = self.driver.output_buffer_mut();
@@ -477,6 +485,76 @@ impl<S: Transport> WebSocket<S> {
     }
 }
 
+/// Data frames at least this big are written by a server's [`Writer`]
+/// straight from their borrowed payload; smaller ones are copied into the
+/// write queue, where a copy of a few KiB costs less than a system call.
+const ZERO_COPY_MIN: usize = 16 * 1024;
+
+/// Writes replies while an event from [`WebSocket::read_event_and_reply`]
+/// borrows the read buffer.
+#[derive(Debug)]
+pub struct Writer<'a, S> {
+    stream: &'a mut S,
+    reply: Reply<'a, MaskRng, Vec<u8>>,
+}
+
+impl<S: Transport> Writer<'_, S> {
+    /// Sends `frame` behind everything queued. As a server, a data frame
+    /// of 16 KiB or more is written now, zero-copy: its header is queued
+    /// and the queue and the borrowed payload go out in vectored writes.
+    /// Everything else is queued (one copy) for the next flush.
+    ///
+    /// Errors: [`Error::Send`] means nothing changed. [`Error::Io`] means
+    /// the frame was taken and what was not written is queued (copied):
+    /// call [`WebSocket::flush`] to go on.
+    pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        match frame.as_data() {
+            Some((_, payload, _))
+                if payload.len() >= ZERO_COPY_MIN
+                    && self.reply.queue_header(frame).map_err(Error::Send)? =>
+            {
+                self.write_with_payload(payload)
+            }
+            _ => self.reply.queue(frame).map_err(Error::Send),
+        }
+    }
+
+    /// The connection's shared part (state, failure).
+    pub fn shared(&self) -> &crate::connection::Shared {
+        self.reply.shared()
+    }
+
+    /// Writes the queue, then `payload` behind it, with vectored writes.
+    fn write_with_payload(&mut self, payload: &[u8]) -> Result<(), Error> {
+        let mut done = 0;
+        while done < payload.len() {
+            let pending = self.reply.pending_output();
+            let slices = [
+                io::IoSlice::new(pending),
+                io::IoSlice::new(&payload[done..]),
+            ];
+            let result = match self.stream.write_vectored(&slices) {
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                other => other,
+            };
+            match result {
+                Ok(n) => {
+                    let from_queue = n.min(pending.len());
+                    self.reply.output_written(from_queue);
+                    done += n - from_queue;
+                }
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    // A growable queue always takes the rest.
+                    let _ = self.reply.queue_payload_rest(&payload[done..]);
+                    return Err(Error::Io(e));
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Incoming messages; see [`WebSocket::incoming`].
 #[derive(Debug)]
 pub struct Incoming<'a, S> {
@@ -549,10 +627,10 @@ type StdDriver = Driver<MaskRng, Vec<u8>, Vec<u8>>;
 fn run<S: Transport, U>(
     stream: &mut S,
     driver: &mut StdDriver,
-    mut op: impl FnMut(&mut StdDriver) -> Next<Result<U, Error>>,
+    mut op: impl FnMut(&mut S, &mut StdDriver) -> Next<Result<U, Error>>,
 ) -> Result<U, Error> {
     loop {
-        match op(driver) {
+        match op(stream, driver) {
             Next::Ready(result) => return result,
             Next::Read => match stream.read(driver.input_space()) {
                 Ok(n) => driver.input_filled(n),

@@ -103,8 +103,8 @@ impl<R: rand_core::Rng> Sender<R> {
             Outgoing::Pong(payload) => self.encode_control(shared, OpCode::Pong, payload, out),
             Outgoing::Close(close) => self.encode_close(shared, close, out),
             _ => {
-                let header = self.encode_header(shared, frame, out)?;
                 let payload = frame.as_data().map_or(&[][..], |(_, payload, _)| payload);
+                let header = self.encode_data_header(shared, frame, out, payload.len())?;
                 write_payload(&mut out[header.len..], payload, header.mask, 0);
                 Ok(header.len + payload.len())
             }
@@ -119,9 +119,9 @@ impl<R: rand_core::Rng> Sender<R> {
     /// output buffer: write the header and the borrowed payload with one
     /// vectored write.
     ///
-    /// `out` must have room for the header *and* the payload (the check
-    /// is the same as `encode`'s, so that a caller can fall back to it);
-    /// only the header is written. Text is checked to be valid UTF-8.
+    /// `out` needs room for the header only (at most 14 bytes); if it is
+    /// too small the error says how many bytes the header needs. Text is
+    /// checked to be valid UTF-8.
     ///
     /// ```
     /// use wsock::{Config, Connection, Outgoing};
@@ -136,6 +136,18 @@ impl<R: rand_core::Rng> Sender<R> {
         shared: &mut Shared,
         frame: Outgoing<'_>,
         out: &mut [u8],
+    ) -> Result<EncodedHeader, SendError> {
+        self.encode_data_header(shared, frame, out, 0)
+    }
+
+    /// [`encode_header`](Sender::encode_header), checking that `out` also
+    /// has `room_after` bytes behind the header.
+    fn encode_data_header(
+        &mut self,
+        shared: &mut Shared,
+        frame: Outgoing<'_>,
+        out: &mut [u8],
+        room_after: usize,
     ) -> Result<EncodedHeader, SendError> {
         if self.tx_frame.is_some() {
             return Err(SendError::FrameInProgress);
@@ -155,10 +167,10 @@ impl<R: rand_core::Rng> Sender<R> {
             mask: None,
             payload_len: payload.len() as u64,
         };
-        let needed = self.header_len(shared, &header);
-        if out.len() < needed + payload.len() {
+        let needed = self.header_len(shared, &header) + room_after;
+        if out.len() < needed {
             return Err(SendError::BufferTooSmall {
-                needed: (needed + payload.len()) as u64,
+                needed: needed as u64,
             });
         }
         let header = FrameHeader {

@@ -7,11 +7,14 @@
 //! of 64 MiB per message:
 //!
 //! - `wsock`: the std adapter (`wsock::blocking`), a thread per connection;
-//!   `read` + `write`, so replies are queued and a read flushes them before
-//!   it blocks: a burst of messages is answered with one write. Read buffer
+//!   `read_event_and_reply`, echoing each message while its chunk is
+//!   borrowed from the read buffer (messages of 16 KiB and more zero-copy,
+//!   by vectored writes; smaller ones queued, and a read flushes the queue
+//!   before it blocks: a burst of messages is answered with one write; a
+//!   message that arrived in pieces is gathered first). Read buffer
 //!   64 KiB (`Options::read_buffer_size`; the default 8 KiB was slower or
 //!   equal in every A/B here; `WSOCK_READ_BUFFER=BYTES` overrides it).
-//! - `wsock-poll`: the same std adapter on non-blocking sockets, all
+//! - `wsock-poll`: the same std adapter and echo on non-blocking sockets, all
 //!   connections on one thread driven by epoll (`mio`), the model of the
 //!   current-thread tokio peers: on every readiness event, `read` until
 //!   `WouldBlock`, `write` each echo (queued; the next read or the final
@@ -25,11 +28,12 @@
 //!   The HTTP upgrade is done by hand (its server upgrade needs hyper), then
 //!   `WebSocket::after_handshake` on the raw `TcpStream`.
 //! - `wsock-core-tokio` (a reference, not a shipped adapter): wsock's sans-IO
-//!   `Connection` driven by hand on the same current-thread tokio runtime
-//!   as the async peers: read what is there, decode every frame in place,
-//!   encode each echo straight from the input buffer into one output
-//!   buffer, one `write_all` per read. It shows what the core does without
-//!   the thread-per-connection std adapter.
+//!   core's `Driver` stepped by hand on the same current-thread tokio
+//!   runtime as the async peers: it answers Read / Write / event, each
+//!   echo is queued straight from the input buffer into one output buffer
+//!   while the chunk is borrowed, and all frames already read are answered
+//!   before the one `write_all`. It shows what the core does without the
+//!   thread-per-connection std adapter.
 //! - `tokio-websockets`: a current-thread tokio runtime; `ServerBuilder::accept`,
 //!   then `next` + `send` (its `next` flushes queued frames before each
 //!   message, so `feed` would not batch either).
@@ -78,8 +82,8 @@ fn threads(addr: &str, handle: fn(TcpStream)) {
 }
 
 fn wsock_conn(stream: TcpStream) {
-    use wsock::blocking::{Acceptance, Message, Options, accept_with};
-    use wsock::{Config, Outgoing};
+    use wsock::Config;
+    use wsock::blocking::{Acceptance, Options, accept_with};
     let read_buffer = std::env::var("WSOCK_READ_BUFFER")
         .ok()
         .and_then(|v| v.parse().ok())
@@ -94,16 +98,43 @@ fn wsock_conn(stream: TcpStream) {
     let Ok(mut ws) = accept_with(stream, options, |_| Ok(Acceptance::default())) else {
         return;
     };
-    loop {
-        let queued = match ws.read() {
-            Ok(Message::Binary(bytes)) => ws.write(Outgoing::Binary(&bytes)),
-            Ok(Message::Text(text)) => ws.write(Outgoing::Text(&text)),
-            Ok(_) => Ok(()),
-            Err(_) => return,
+    let mut echo = Echo::default();
+    while let Ok(Ok(())) = ws.read_event_and_reply(|event, writer| echo.answer(event, writer)) {}
+}
+
+/// wsock's echo, answering each chunk while it is borrowed from the read
+/// buffer: a message that arrived in one chunk is echoed from there (big
+/// ones zero-copy, by vectored writes); one that arrived in pieces is
+/// gathered first, as the load generator wants whole frames back.
+#[derive(Default)]
+struct Echo {
+    message: Vec<u8>,
+}
+
+impl Echo {
+    fn answer<S: wsock::blocking::Transport>(
+        &mut self,
+        event: wsock::Event<'_>,
+        mut writer: wsock::blocking::Writer<'_, S>,
+    ) -> Result<(), wsock::blocking::Error> {
+        let wsock::Event::Data(chunk) = event else {
+            return Ok(());
         };
-        if queued.is_err() {
-            return;
+        let whole = |payload| wsock::Outgoing::Fragment {
+            kind: chunk.kind,
+            payload,
+            last: true,
+        };
+        if chunk.first && chunk.last {
+            return writer.write(whole(chunk.payload));
         }
+        self.message.extend_from_slice(chunk.payload);
+        if !chunk.last {
+            return Ok(());
+        }
+        let sent = writer.write(whole(&self.message));
+        self.message.clear();
+        sent
     }
 }
 
@@ -114,8 +145,8 @@ fn wsock_poll(addr: &str) {
     use mio::{Events, Interest, Poll, Token};
     use std::collections::HashMap;
     use std::os::fd::AsRawFd;
-    use wsock::blocking::{Acceptance, Error, Message, Options, WebSocket, accept_with};
-    use wsock::{Config, Outgoing};
+    use wsock::Config;
+    use wsock::blocking::{Acceptance, Error, Options, WebSocket, accept_with};
 
     let listener = TcpListener::bind(addr).expect("bind");
     listener
@@ -139,6 +170,7 @@ fn wsock_poll(addr: &str) {
         )
         .read_buffer_size(64 << 10);
     let mut conns: HashMap<usize, WebSocket<TcpStream>> = HashMap::new();
+    let mut echoes: HashMap<usize, Echo> = HashMap::new();
     let mut next = 0;
     let mut events = Events::with_capacity(1024);
     let would_block =
@@ -179,17 +211,17 @@ fn wsock_poll(addr: &str) {
                 continue;
             };
             // Edge-triggered: work until the socket says WouldBlock.
+            let echo = echoes.entry(id).or_default();
             let alive = loop {
-                let queued = match ws.read() {
-                    Ok(Message::Binary(bytes)) => ws.write(Outgoing::Binary(&bytes)),
-                    Ok(Message::Text(text)) => ws.write(Outgoing::Text(&text)),
-                    Ok(_) => Ok(()),
-                    Err(e) if would_block(&e) => match ws.flush() {
-                        Ok(()) => break true,
-                        Err(e) => break would_block(&e),
-                    },
-                    Err(_) => break false,
-                };
+                let queued =
+                    match ws.read_event_and_reply(|event, writer| echo.answer(event, writer)) {
+                        Ok(queued) => queued,
+                        Err(e) if would_block(&e) => match ws.flush() {
+                            Ok(()) => break true,
+                            Err(e) => break would_block(&e),
+                        },
+                        Err(_) => break false,
+                    };
                 match queued {
                     Ok(()) => {}
                     // The frame was taken; the rest goes when writable.
@@ -199,6 +231,7 @@ fn wsock_poll(addr: &str) {
             };
             if !alive {
                 let ws = conns.remove(&id).expect("connection");
+                echoes.remove(&id);
                 let _ = poll
                     .registry()
                     .deregister(&mut SourceFd(&ws.get_ref().as_raw_fd()));
@@ -316,76 +349,58 @@ async fn tokio_websockets_conn(stream: tokio::net::TcpStream) {
     }
 }
 
-/// wsock's core on tokio, by hand (see the module docs).
+/// wsock's core on tokio, by hand (see the module docs): the `Driver`'s
+/// step, with each echo queued while its chunk is borrowed.
 async fn wsock_core_conn(mut stream: tokio::net::TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    use wsock::{Config, Connection, DataKind, Event, Outgoing};
+    use wsock::driver::{Driver, Next};
+    use wsock::{Config, Connection, Event, Outgoing};
     if upgrade_by_hand(&mut stream).await.is_err() {
         return;
     }
-    let mut conn = Connection::server(
+    let conn = Connection::server(
         Config::new()
             .max_message_size(MAX_MESSAGE as u64)
             .max_frame_size(MAX_MESSAGE as u64),
     );
-    let mut input = vec![0u8; 64 << 10];
-    let mut output = vec![0u8; 64 << 10];
+    let mut driver = Driver::new(conn, vec![0u8; 64 << 10], Vec::new());
     // A message that arrived in several chunks is gathered here.
     let mut message = Vec::new();
     loop {
-        let n = match stream.read(&mut input).await {
-            Ok(0) | Err(_) => return,
-            Ok(n) => n,
-        };
-        let mut out_len = 0;
-        let mut at = 0;
-        // `receive` consumes all input when it reports no event (partial
-        // headers are kept in the decoder), so the buffer starts empty again.
-        while at < n {
-            let Ok(got) = conn.receive(&mut input[at..n]) else {
-                break;
-            };
-            at += got.consumed;
-            let Some(event) = got.event else { break };
+        let next = driver.poll_event(|event, mut reply| {
             let Event::Data(chunk) = event else {
-                continue;
+                return Ok(());
             };
-            let payload = if chunk.first && chunk.last {
-                chunk.payload
-            } else {
-                message.extend_from_slice(chunk.payload);
-                if !chunk.last {
-                    continue;
-                }
-                &message[..]
+            let whole = |payload| Outgoing::Fragment {
+                kind: chunk.kind,
+                payload,
+                last: true,
             };
-            let frame = match chunk.kind {
-                DataKind::Text => Outgoing::Text(std::str::from_utf8(payload).unwrap_or_default()),
-                DataKind::Binary => Outgoing::Binary(payload),
-            };
-            let need = out_len + payload.len() + 14;
-            if output.len() < need {
-                output.resize(need, 0);
+            if chunk.first && chunk.last {
+                return reply.queue(whole(chunk.payload));
             }
-            match conn.encode(frame, &mut output[out_len..]) {
-                Ok(written) => out_len += written,
+            message.extend_from_slice(chunk.payload);
+            if !chunk.last {
+                return Ok(());
+            }
+            let queued = reply.queue(whole(&message));
+            message.clear();
+            queued
+        });
+        match next {
+            Next::Ready(Ok(Ok(()))) => {}
+            Next::Ready(_) | Next::Shutdown => return,
+            Next::Read => match stream.read(driver.input_space()).await {
+                Ok(n) => driver.input_filled(n),
                 Err(_) => return,
+            },
+            Next::Write => {
+                let n = driver.pending_output().len();
+                if stream.write_all(driver.pending_output()).await.is_err() {
+                    return;
+                }
+                driver.output_written(n);
             }
-            if chunk.last {
-                message.clear();
-            }
-        }
-        if conn.wants_transmit() {
-            if output.len() < out_len + 2 * wsock::connection::MAX_CONTROL_FRAME_LEN {
-                output.resize(out_len + 2 * wsock::connection::MAX_CONTROL_FRAME_LEN, 0);
-            }
-            out_len += conn.poll_transmit(&mut output[out_len..]);
-        }
-        if out_len > 0 && stream.write_all(&output[..out_len]).await.is_err() {
-            return;
-        }
-        if conn.should_shutdown() {
-            return;
         }
     }
 }
