@@ -147,6 +147,8 @@ pub struct Reply<'a, R, O> {
     sender: &'a mut Sender<R>,
     shared: &'a mut Shared,
     queue: Queue<'a, O>,
+    /// [`Driver::poll_write`] is sending a message in fragments.
+    fragmenting: bool,
 }
 
 /// The output buffer and its queued range, borrowed apart from the input.
@@ -159,8 +161,13 @@ struct Queue<'a, O> {
 
 impl<R: rand_core::Rng, O: OutputBuffer> Reply<'_, R, O> {
     /// Queues one whole frame behind the queued output (growing a growable
-    /// buffer); nothing changes on an error.
+    /// buffer); nothing changes on an error. While [`Driver::poll_write`] is
+    /// sending a message in fragments, data frames fail with
+    /// [`SendError::MessageInProgress`].
     pub fn queue(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
+        if self.fragmenting && frame.as_data().is_some() {
+            return Err(SendError::MessageInProgress);
+        }
         self.queue.encode(self.sender, self.shared, frame)
     }
 
@@ -330,6 +337,7 @@ where
                                     out_start: &mut self.out_start,
                                     out_end: &mut self.out_end,
                                 },
+                                fragmenting: self.fragmenting.is_some(),
                             };
                             let out = f(event, reply);
                             self.in_start += consumed;
@@ -393,7 +401,7 @@ where
                 None => Next::Ready(self.queue(frame)),
             };
         }
-        match (self.queue(frame), frame.as_data()) {
+        match (self.queue_frame(frame), frame.as_data()) {
             (Err(SendError::BufferTooSmall { .. }), _) if self.has_pending_output() => Next::Write,
             (Err(SendError::BufferTooSmall { .. }), Some((kind, payload, _))) => {
                 self.fragmenting = Some(Fragmenting {
@@ -430,7 +438,7 @@ where
             payload: piece,
             last: last && ends,
         };
-        if let Err(e) = self.queue(fragment) {
+        if let Err(e) = self.queue_frame(fragment) {
             self.fragmenting = None;
             return Next::Ready(Err(e));
         }
@@ -537,8 +545,18 @@ where
 
     /// Queues one whole frame behind the queued output, growing a growable
     /// buffer. If it does not fit, nothing changes and the error says how
-    /// many bytes the frame needs.
+    /// many bytes the frame needs. While [`poll_write`](Driver::poll_write)
+    /// is sending a message in fragments, data frames fail with
+    /// [`SendError::MessageInProgress`].
     pub fn queue(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
+        if self.fragmenting.is_some() && frame.as_data().is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_frame(frame)
+    }
+
+    /// [`queue`](Driver::queue), whatever `poll_write` is doing.
+    fn queue_frame(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
         let (_, sender, shared) = self.conn.parts_mut();
         Queue {
             output: &mut self.output,
@@ -564,13 +582,18 @@ where
 
     /// Queues the header of a data frame of `len` payload bytes whose
     /// payload follows through [`queue_payload`](Driver::queue_payload)
-    /// (for a frame streamed through a fixed buffer in one piece).
+    /// (for a frame streamed through a fixed buffer in one piece). Fails
+    /// with [`SendError::MessageInProgress`] while [`poll_write`](Driver::poll_write)
+    /// is sending a message in fragments.
     pub fn queue_frame_start(
         &mut self,
         kind: DataKind,
         len: u64,
         last: bool,
     ) -> Result<(), SendError> {
+        if self.fragmenting.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
         self.compact_output();
         let free = self.output_free_range();
         let n = self
@@ -640,6 +663,7 @@ mod tests {
     use crate::config::Config;
     use crate::connection::MAX_CONTROL_FRAME_LEN;
     use crate::event::Event;
+    use crate::frame::{Decoded, FrameDecoder, OpCode};
 
     fn server<const I: usize, const O: usize>() -> Driver<crate::NoRng, [u8; I], [u8; O]> {
         Driver::new(Connection::server(Config::new()), [0; I], [0; O])
@@ -734,6 +758,77 @@ mod tests {
             }
         }
         assert_eq!(seen, b"xyz");
+    }
+
+    /// While `poll_write` sends a message in fragments, no other data frame
+    /// may join it: not through a reply, `queue` or `queue_frame_start`
+    /// (fuzz/regressions/driver/reply_queue_continues_the_message_poll_write_fragments).
+    #[test]
+    fn nothing_joins_a_message_poll_write_fragments() {
+        let mut d = server::<16, 64>();
+        let payload = [7u8; 200];
+        // The first piece is queued; the adapter's write would block.
+        assert_eq!(d.poll_write(Outgoing::Binary(&payload)), Next::Write);
+        feed(&mut d, &[0x82, 0x81, 0, 0, 0, 0, b'x']);
+        let forwarded = d.poll_event(|event, mut reply| match event {
+            Event::Data(chunk) => reply.queue(Outgoing::Fragment {
+                kind: chunk.kind,
+                payload: chunk.payload,
+                last: chunk.last,
+            }),
+            _ => Ok(()),
+        });
+        assert_eq!(
+            forwarded,
+            Next::Ready(Ok(Err(SendError::MessageInProgress)))
+        );
+        let fragment = Outgoing::Fragment {
+            kind: DataKind::Binary,
+            payload: b"y",
+            last: true,
+        };
+        assert_eq!(d.queue(fragment), Err(SendError::MessageInProgress));
+        assert_eq!(
+            d.queue_frame_start(DataKind::Binary, 1, true),
+            Err(SendError::MessageInProgress)
+        );
+        // A control frame may still go out between the fragments.
+        assert_eq!(d.queue(Outgoing::Ping(b"")), Ok(()));
+        let mut wire = Vec::new();
+        loop {
+            wire.extend_from_slice(d.pending_output());
+            let n = d.pending_output().len();
+            d.output_written(n);
+            if let Next::Ready(done) = d.poll_write(Outgoing::Binary(&payload)) {
+                assert_eq!(done, Ok(()));
+                break;
+            }
+        }
+        wire.extend_from_slice(d.pending_output());
+        // The wire: the message's fragments, with the ping between two.
+        let mut decoder = FrameDecoder::new();
+        let mut frames: Vec<(OpCode, bool, Vec<u8>)> = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            let (used, item) = decoder.decode(&mut wire[at..]).unwrap();
+            match item {
+                Some(Decoded::Header(h)) => frames.push((h.opcode, h.fin, Vec::new())),
+                Some(Decoded::Payload { range, .. }) => {
+                    let bytes = &wire[at..][range];
+                    frames.last_mut().unwrap().2.extend_from_slice(bytes);
+                }
+                None => {}
+            }
+            at += used;
+        }
+        assert_eq!(frames[1], (OpCode::Ping, true, Vec::new()));
+        frames.remove(1);
+        assert_eq!(frames[0].0, OpCode::Binary);
+        let message: Vec<u8> = frames.iter().flat_map(|f| f.2.clone()).collect();
+        assert_eq!(message, payload);
+        for (i, &(op, fin, _)) in frames.iter().enumerate().skip(1) {
+            assert_eq!((op, fin), (OpCode::Continuation, i + 1 == frames.len()));
+        }
     }
 
     extern crate std;
