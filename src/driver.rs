@@ -312,7 +312,10 @@ where
     /// transport shut, and the error returned as `Ready(Err(End::Failed))`;
     /// after the closing handshake `Ready(Err(End::Closed))` — at once as a
     /// server, after the server has closed the transport as a client
-    /// (§7.1.1). Every later call returns the same end.
+    /// (§7.1.1). Every later call returns the same end. While a frame
+    /// started with [`queue_frame_start`](Driver::queue_frame_start) is
+    /// unfinished, the reply to the peer's close waits for it, and so does
+    /// the end: the driver asks for a read meanwhile.
     ///
     /// Dropping an adapter's future at any `Next` loses no event: an event
     /// is only consumed by the call that returns it.
@@ -463,7 +466,12 @@ where
             // server to end the transport (§7.1.1).
             || (shared.state() == State::Closed
                 && !shared.should_shutdown()
-                && !shared.wants_transmit());
+                && !shared.wants_transmit())
+            // Our reply to the peer's close waits for the frame we are
+            // streaming (§5.5.1: "MAY delay ... until its current message
+            // is sent"): the handshake is not over yet.
+            || (shared.state() == State::CloseReceived
+                && self.conn.frame_payload_remaining() > 0);
         if self.has_pending_output() {
             return Some(Next::Write);
         }
@@ -829,6 +837,32 @@ mod tests {
         for (i, &(op, fin, _)) in frames.iter().enumerate().skip(1) {
             assert_eq!((op, fin), (OpCode::Continuation, i + 1 == frames.len()));
         }
+    }
+
+    /// §5.5.1: the reply to the peer's close may wait for the frame we are
+    /// streaming; meanwhile the driver reports no end (it used to report
+    /// `Failed(UnexpectedEof)`, then `Closed`:
+    /// fuzz/regressions/driver/peer_close_while_streaming_ends_failed_then_closed).
+    #[test]
+    fn peer_close_while_streaming_waits_for_the_frame() {
+        let mut d = server::<16, 64>();
+        d.queue_frame_start(DataKind::Binary, 10, true).unwrap();
+        assert_eq!(d.queue_payload(&[1; 4]), Ok(4));
+        feed(&mut d, &[0x88, 0x80, 0, 0, 0, 0]);
+        assert_eq!(
+            d.poll_event(|e, _| matches!(e, Event::Close(None))),
+            Next::Ready(Ok(true))
+        );
+        assert_eq!(d.poll_event(|_, _| ()), Next::Write);
+        d.output_written(d.pending_output().len());
+        assert_eq!(d.poll_event(|_, _| ()), Next::Read);
+        assert_eq!(d.queue_payload(&[1; 6]), Ok(6));
+        assert_eq!(d.poll_event(|_, _| ()), Next::Write);
+        assert_eq!(d.pending_output(), &[1, 1, 1, 1, 1, 1, 0x88, 0x00]);
+        d.output_written(8);
+        assert_eq!(d.poll_event(|_, _| ()), Next::Shutdown);
+        d.shut_down();
+        assert_eq!(d.poll_event(|_, _| ()), Next::Ready(Err(End::Closed)));
     }
 
     extern crate std;
