@@ -12,6 +12,7 @@
 //! Missing input bytes read as zero, so every byte string is a valid input.
 
 use std::convert::Infallible;
+use wsock::connection::Shared;
 use wsock::frame::{Decoded, FrameDecoder, FrameHeader, HeaderParse, OpCode};
 use wsock::handshake::client::{ClientHandshake, ClientRequest};
 use wsock::handshake::server::{Accept, Request, write_rejection};
@@ -330,6 +331,46 @@ fn check_error_code(e: ProtocolError) {
     );
 }
 
+/// Feeds `buf` to a receiving half as [`Receiver::receive`](wsock::connection::Receiver::receive)'s
+/// docs say: again with the rest until `event: None`, and after an error the
+/// rest once more (a failed connection must ignore it). Checks the call's
+/// contract and hands each outcome to `on`, with the shared part after it.
+fn receive_loop(
+    rx: &mut wsock::connection::Receiver,
+    shared: &mut Shared,
+    buf: &mut [u8],
+    mut on: impl FnMut(Result<&Event<'_>, ProtocolError>, &Shared),
+) {
+    let mut at = 0;
+    loop {
+        let len = buf.len() - at;
+        let before = shared.state();
+        match rx.receive(shared, &mut buf[at..]) {
+            Err(e) => {
+                assert_ne!(
+                    before,
+                    State::Closed,
+                    "error {e:?} from a closed connection"
+                );
+                check_error_code(e);
+                assert_eq!(shared.failure(), Some(e));
+                assert_eq!(shared.state(), State::Closed);
+                on(Err(e), shared);
+            }
+            Ok(got) => {
+                assert!(got.consumed <= len, "consumed {} of {len}", got.consumed);
+                let Some(event) = got.event else {
+                    assert_eq!(got.consumed, len, "`event: None` must consume all input");
+                    return;
+                };
+                assert!(got.consumed > 0, "an event must consume input");
+                on(Ok(&event), shared);
+                at += got.consumed;
+            }
+        }
+    }
+}
+
 /// The receiving end: a connection, what it reported, and a
 /// `MessageAssembler<Vec<u8>>` collecting whole messages.
 struct Receiver {
@@ -364,66 +405,46 @@ impl Receiver {
     fn feed(&mut self, chunk: &[u8]) {
         let max_message = self.conn.config().max_message_size;
         let mut buf = chunk.to_vec();
-        let mut at = 0;
-        loop {
-            let len = buf.len() - at;
-            let before = self.conn.state();
-            match self.conn.receive(&mut buf[at..]) {
+        let (rx, _, shared) = self.conn.parts_mut();
+        receive_loop(rx, shared, &mut buf, |got, _| {
+            let event = match got {
                 Err(e) => {
                     assert!(self.error.is_none(), "error {e:?} after {:?}", self.error);
-                    assert_ne!(
-                        before,
-                        State::Closed,
-                        "error {e:?} from a closed connection"
-                    );
-                    check_error_code(e);
                     self.error = Some(e);
-                    assert_eq!(self.conn.failure(), Some(e));
-                    assert_eq!(self.conn.state(), State::Closed);
-                    // Offer the rest again: a failed connection must ignore it.
+                    return;
                 }
-                Ok(got) => {
-                    assert!(got.consumed <= len, "consumed {} of {len}", got.consumed);
-                    let Some(event) = got.event else {
-                        assert_eq!(got.consumed, len, "`event: None` must consume all input");
-                        return;
-                    };
-                    assert!(got.consumed > 0, "an event must consume input");
-                    let ev = own(&event);
-                    assert!(self.error.is_none(), "{ev:?} after {:?}", self.error);
-                    assert!(
-                        !matches!(self.events.last(), Some(Ev::Close(_))),
-                        "{ev:?} after the peer's close (§5.5.1)"
-                    );
-                    if let Event::Data(chunk) = &event {
-                        match self.assembler.push(chunk) {
-                            Ok(Some(message)) => {
-                                let (kind, bytes) = match message {
-                                    wsock::message::Message::Text(t) => {
-                                        (DataKind::Text, t.as_bytes().to_vec())
-                                    }
-                                    wsock::message::Message::Binary(b) => {
-                                        (DataKind::Binary, b.to_vec())
-                                    }
-                                };
-                                assert!(bytes.len() as u64 <= max_message, "message over limit");
-                                self.messages.push((kind, bytes));
+                Ok(event) => event,
+            };
+            let ev = own(event);
+            assert!(self.error.is_none(), "{ev:?} after {:?}", self.error);
+            assert!(
+                !matches!(self.events.last(), Some(Ev::Close(_))),
+                "{ev:?} after the peer's close (§5.5.1)"
+            );
+            if let Event::Data(chunk) = event {
+                match self.assembler.push(chunk) {
+                    Ok(Some(message)) => {
+                        let (kind, bytes) = match message {
+                            wsock::message::Message::Text(t) => {
+                                (DataKind::Text, t.as_bytes().to_vec())
                             }
-                            Ok(None) => {}
-                            Err(e) => panic!("assembler failed on a delivered chunk: {e:?}"),
-                        }
-                        // Memory stays bounded by the configured limit (§10.4).
-                        let held = self.assembler.buffer_mut().len() as u64;
-                        assert!(
-                            held <= max_message,
-                            "{held} bytes held, limit {max_message}"
-                        );
+                            wsock::message::Message::Binary(b) => (DataKind::Binary, b.to_vec()),
+                        };
+                        assert!(bytes.len() as u64 <= max_message, "message over limit");
+                        self.messages.push((kind, bytes));
                     }
-                    at += got.consumed;
-                    self.events.push(ev);
+                    Ok(None) => {}
+                    Err(e) => panic!("assembler failed on a delivered chunk: {e:?}"),
                 }
+                // Memory stays bounded by the configured limit (§10.4).
+                let held = self.assembler.buffer_mut().len() as u64;
+                assert!(
+                    held <= max_message,
+                    "{held} bytes held, limit {max_message}"
+                );
             }
-        }
+            self.events.push(ev);
+        });
     }
 
     /// Reports the end of the transport.
@@ -1056,6 +1077,44 @@ fn read_out(r: &mut Reader<'_>) -> usize {
     usize::from(r.u8()) * 2
 }
 
+/// A frame the peer might send, from the input: a first byte (usually a
+/// well-formed one), masked iff the peer is a client (now and then
+/// deliberately not), a key and a payload of up to 255 bytes.
+fn read_frame(r: &mut Reader<'_>, peer: Role) -> Vec<u8> {
+    const FIRST: [u8; 8] = [0x81, 0x82, 0x01, 0x02, 0x00, 0x80, 0x88, 0x89];
+    let sel = r.u8();
+    let b0 = match sel % 10 {
+        8 => 0x8A,
+        9 => r.u8(),
+        i => FIRST[usize::from(i)],
+    };
+    let masked = (peer == Role::Client) != (sel >= 0xF0);
+    let key: [u8; 4] = [r.u8(), r.u8(), r.u8(), r.u8()];
+    let payload = r.short_bytes(255);
+    ref_frame(b0, masked.then_some(key), payload)
+}
+
+/// A frame for `encode`: `what` (0–5) picks text, binary, a fragment, a
+/// ping, a pong or a close; its contents come from the input.
+fn read_send(r: &mut Reader<'_>, what: u8) -> Send {
+    match what {
+        0 => Send::Text(r.string(255)),
+        1 => Send::Binary(r.short_bytes(255).to_vec()),
+        2 => Send::Fragment {
+            kind: read_kind(r),
+            payload: r.short_bytes(255).to_vec(),
+            last: r.bool(),
+        },
+        3 => Send::Ping(r.short_bytes(130).to_vec()),
+        4 => Send::Pong(r.short_bytes(130).to_vec()),
+        _ => Send::Close(match r.u8() % 3 {
+            0 => None,
+            1 => read_close(r),
+            _ => Some((r.u16(), r.string(130))),
+        }),
+    }
+}
+
 /// Decodes one operation. `peer` is the role of the other end, whose
 /// frames are masked iff it is a client (now and then deliberately not).
 fn read_op(r: &mut Reader<'_>, peer: Role) -> Op {
@@ -1068,57 +1127,14 @@ fn read_op(r: &mut Reader<'_>, peer: Role) -> Op {
             bytes: r.long_bytes().to_vec(),
             cut: r.u16(),
         },
-        2..=4 => {
-            const FIRST: [u8; 8] = [0x81, 0x82, 0x01, 0x02, 0x00, 0x80, 0x88, 0x89];
-            let sel = r.u8();
-            let b0 = match sel % 10 {
-                8 => 0x8A,
-                9 => r.u8(),
-                i => FIRST[usize::from(i)],
-            };
-            let masked = (peer == Role::Client) != (sel >= 0xF0);
-            let key: [u8; 4] = [r.u8(), r.u8(), r.u8(), r.u8()];
-            let payload = r.short_bytes(255);
-            Op::Feed {
-                bytes: ref_frame(b0, masked.then_some(key), payload),
-                cut: r.u16(),
-            }
-        }
-        5 => Op::Send {
-            what: Send::Text(r.string(255)),
+        2..=4 => Op::Feed {
+            bytes: read_frame(r, peer),
+            cut: r.u16(),
+        },
+        op @ 5..=10 => Op::Send {
+            what: read_send(r, op - 5),
             out: read_out(r),
         },
-        6 => Op::Send {
-            what: Send::Binary(r.short_bytes(255).to_vec()),
-            out: read_out(r),
-        },
-        7 => Op::Send {
-            what: Send::Fragment {
-                kind: read_kind(r),
-                payload: r.short_bytes(255).to_vec(),
-                last: r.bool(),
-            },
-            out: read_out(r),
-        },
-        8 => Op::Send {
-            what: Send::Ping(r.short_bytes(130).to_vec()),
-            out: read_out(r),
-        },
-        9 => Op::Send {
-            what: Send::Pong(r.short_bytes(130).to_vec()),
-            out: read_out(r),
-        },
-        10 => {
-            let close = match r.u8() % 3 {
-                0 => None,
-                1 => read_close(r),
-                _ => Some((r.u16(), r.string(130))),
-            };
-            Op::Send {
-                what: Send::Close(close),
-                out: read_out(r),
-            }
-        }
         11 => Op::Start {
             kind: read_kind(r),
             len: match r.u8() % 8 {
@@ -1159,21 +1175,40 @@ fn skipped(call: &str) -> bool {
     std::env::var("WSOCK_FUZZ_SKIP").is_ok_and(|v| v.split(',').any(|s| s.trim() == call))
 }
 
-/// Runs one output call into an `out_len`-byte buffer and checks what the
-/// send side promises: bytes only in front of the returned length; a failed
-/// call writes nothing and changes nothing; `BufferTooSmall { needed }`
-/// means `needed` bytes are enough.
-fn write_checked(
+/// What an output call returns on success: how many bytes it wrote.
+trait Written {
+    fn written(&self) -> usize;
+}
+
+impl Written for usize {
+    fn written(&self) -> usize {
+        *self
+    }
+}
+
+impl Written for wsock::connection::EncodedHeader {
+    fn written(&self) -> usize {
+        self.len
+    }
+}
+
+/// Runs one output call on `conn` (a connection, or the halves that send)
+/// into an `out_len`-byte buffer and checks what the send side promises:
+/// bytes only in front of the returned length; a failed call writes nothing
+/// and changes nothing; `BufferTooSmall { needed }` means `needed` bytes are
+/// enough.
+fn write_checked<C: Clone + std::fmt::Debug, T: Written>(
     what: &str,
-    conn: &mut Connection<TestRng>,
+    conn: &mut C,
     out_len: usize,
-    call: impl Fn(&mut Connection<TestRng>, &mut [u8]) -> Result<usize, SendError>,
-) -> (Result<usize, SendError>, Vec<u8>) {
+    call: impl Fn(&mut C, &mut [u8]) -> Result<T, SendError>,
+) -> (Result<T, SendError>, Vec<u8>) {
     let before = conn.clone();
     let mut out = vec![SENTINEL; out_len];
     let result = call(conn, &mut out);
-    match result {
-        Ok(n) => {
+    match &result {
+        Ok(written) => {
+            let n = written.written();
             assert!(
                 n <= out_len,
                 "{what}: returned {n} for a {out_len}-byte buffer"
@@ -1184,7 +1219,7 @@ fn write_checked(
             );
             out.truncate(n);
         }
-        Err(e) => {
+        &Err(e) => {
             assert!(
                 out.iter().all(|&b| b == SENTINEL),
                 "{what}: {e:?}, but bytes were written"
@@ -1204,7 +1239,8 @@ fn write_checked(
                 let again = call(&mut retry, &mut big);
                 assert!(
                     again.is_ok() || skip,
-                    "{what}: {e:?}, but {needed} bytes give {again:?}"
+                    "{what}: {e:?}, but {needed} bytes give {:?}",
+                    again.err()
                 );
             }
             out.clear();
@@ -1420,6 +1456,17 @@ pub fn connection(data: &[u8]) {
     }
     assert_same_outcome(&a.rx, &b.rx);
 }
+
+// ---------------------------------------------------------------------------
+// Targets `halves` and `driver`
+// ---------------------------------------------------------------------------
+
+#[path = "checks/driver.rs"]
+mod driver;
+#[path = "checks/halves.rs"]
+mod halves;
+pub use driver::driver;
+pub use halves::halves;
 
 // ---------------------------------------------------------------------------
 // Targets `handshake_server` and `handshake_client`

@@ -244,6 +244,134 @@ def connection_seeds():
 
 
 # --------------------------------------------------------------------------
+# halves: role, config, seed, then operations (read_halves_op in
+# checks/halves.rs): a byte below 0x80 is followed by an operation of
+# `connection` (op_* above); 0x80-0x82 deliver wire bytes to the receiving
+# half, 0x83 encode_header, 0x84 a valid payload piece, 0x85 a step of the
+# wire or the peer (link_*).
+# --------------------------------------------------------------------------
+def conn(op):
+    return b"\x00" + op
+
+
+def deliver(n=1000, cut=0):
+    return b"\x80" + u16(n) + u16(cut)
+
+
+def header(what, fields, out=100):
+    return b"\x83" + bytes([what]) + fields + bytes([out // 2])
+
+
+def fill(length, seed=7, out=200):
+    return b"\x84" + u16(length) + bytes([seed, out // 2])
+
+
+def link_frame(sel, payload, key=MASK):
+    return b"\x85\x01" + bytes([sel]) + key + short(payload)
+
+
+def link_raw(data):
+    return b"\x85\x00" + short(data)
+
+
+def link_send(what, fields):
+    return b"\x85\x02" + bytes([what]) + fields
+
+
+LINK_POLL = b"\x85\x03"
+
+
+def link_to_peer(n=2047, cut=0):
+    return b"\x85\x04" + u16(n) + u16(cut)
+
+
+CLOSE_1000 = b"\x01\x01\x00"  # read_close: present, code 1000, then the reason
+
+
+def halves_seeds():
+    server = b"\x00\x00" + u16(1)
+    client = b"\x01\x00" + u16(1)
+    write("halves", "server_ping_text_peer_close", server
+          + link_frame(7, b"hi") + deliver(cut=3) + conn(op_poll()) + conn(op_text(b"hello"))
+          + link_send(5, CLOSE_1000 + short(b"bye")) + deliver(cut=1) + conn(op_poll(4)) + conn(op_poll())
+          + link_to_peer(cut=5) + conn(EOF_OP))
+    write("halves", "client_ping_inside_streamed_text", client
+          + conn(op_start(True, 300, True)) + link_frame(7, b"p") + deliver() + conn(op_poll())
+          + fill(151) + conn(op_poll()) + fill(149) + conn(op_poll())
+          + header(1, short(b"zero-copy")) + conn(op_close()) + LINK_POLL + deliver(cut=1) + conn(EOF_OP))
+    write("halves", "server_header_fragments", server
+          + header(2, b"\x01" + short("κό".encode()) + b"\x00") + conn(op_ping(b"between"))
+          + header(2, b"\x01" + short("σμε".encode()) + b"\x01") + header(3, short(b"no")) + link_to_peer(9, 4))
+    write("halves", "server_error_while_streaming", server
+          + conn(op_start(False, 100, True)) + link_raw(b"\x81\x05hello") + deliver(cut=2) + conn(op_poll())
+          + fill(60) + conn(op_poll()) + fill(40) + conn(op_poll()) + conn(op_text(b"late")))
+    write("halves", "client_peer_closes_first", client
+          + link_send(0, short(b"first")) + link_send(5, CLOSE_1000 + short(b"")) + deliver(cut=4)
+          + conn(op_text(b"refused")) + conn(op_poll(4)) + conn(op_poll()) + link_to_peer() + conn(EOF_OP))
+
+
+# --------------------------------------------------------------------------
+# driver: role, config, seed, input buffer (1 + 2n bytes), output buffer
+# (0: a growable Vec; else 4n bytes), then operations (read_driver_op in
+# checks/driver.rs). io(): the transport for one operation: read and write
+# sizes (indexes into Io::read's SIZES: 0 is 1 byte, 15 unlimited), and the
+# step at which it blocks (0: never).
+# --------------------------------------------------------------------------
+def io(read=15, write=15, block=0):
+    return bytes([read | write << 4, block])
+
+
+def d_event(reply=0, t=io()):
+    return b"\x00" + bytes([reply]) + t
+
+
+def d_write(what, fields, t=io()):
+    return b"\x04" + bytes([what]) + fields + t
+
+
+def d_big(text, length, frag=0, seed=3, t=io()):
+    return b"\x06" + bytes([1 if text else 0]) + u16(length) + bytes([seed, frag]) + t
+
+
+def d_flush(t=io()):
+    return b"\x07" + t
+
+
+def d_stream(text, length, seed=5):
+    return b"\x08" + bytes([1 if text else 0]) + u16(length) + bytes([seed])
+
+
+def d_stream_more(n):
+    return b"\x09" + u16(n)
+
+
+def d_link(what, fields=b""):
+    return b"\x0a" + bytes([what]) + fields
+
+
+D_PEER_ENDS = b"\x0e"
+
+
+def driver_seeds():
+    def pre(client, input_n, output_n):
+        return bytes([1 if client else 0, 0]) + u16(1) + bytes([input_n, output_n])
+
+    write("driver", "server_echo_ping_close_vec", pre(False, 31, 0)
+          + d_link(2, b"\x00" + short(b"hello")) + d_event(1) + d_link(2, b"\x03" + short(b"?"))
+          + d_event(0, io(0, 0)) + d_flush(io(write=2)) + d_link(4, u16(2047) + u16(3))
+          + d_link(2, b"\x05" + CLOSE_1000 + short(b"done")) + d_event() + d_event())
+    write("driver", "client_fragments_dropped_and_resumed", pre(True, 8, 16)
+          + d_big(False, 1000, t=io(write=0, block=3)) + d_link(2, b"\x03" + short(b"ping"))
+          + d_event(3) + d_big(False, 1000) + d_flush() + d_link(3) + d_event())
+    write("driver", "server_stream_peer_close_inside", pre(False, 2, 40)
+          + d_stream(False, 500) + d_stream_more(100) + d_link(2, b"\x05" + CLOSE_1000 + short(b""))
+          + d_event() + (d_flush() + d_stream_more(1000)) * 4 + d_event())
+    write("driver", "client_text_short_io_then_close", pre(True, 0, 100)
+          + d_big(True, 700, frag=2, t=io(1, 1, 0)) + d_write(5, CLOSE_1000 + short(b"bye"), io(0, 4))
+          + d_link(3) + D_PEER_ENDS + d_event(0, io(0, 0)))
+
+
+# --------------------------------------------------------------------------
 # handshake_server: 14 bytes (flags, choice, status, out size, 4 cuts), then the request.
 # choice: bit 7 echoes the first extension, bit 6 adds X-Path, low bits pick a subprotocol.
 # --------------------------------------------------------------------------
@@ -385,6 +513,8 @@ if __name__ == "__main__":
     utf8_seeds()
     roundtrip_seeds()
     connection_seeds()
+    halves_seeds()
+    driver_seeds()
     handshake_server_seeds()
     handshake_client_seeds()
     for t in sorted(os.listdir(OUT)):

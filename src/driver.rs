@@ -150,6 +150,8 @@ pub struct Reply<'a, R, O> {
     sender: &'a mut Sender<R>,
     shared: &'a mut Shared,
     queue: Queue<'a, O>,
+    /// [`Driver::poll_write`] is sending a message in fragments.
+    fragmenting: bool,
 }
 
 /// The output buffer and its queued range, borrowed apart from the input.
@@ -162,8 +164,13 @@ struct Queue<'a, O> {
 
 impl<R: rand_core::Rng, O: OutputBuffer> Reply<'_, R, O> {
     /// Queues one whole frame behind the queued output (growing a growable
-    /// buffer); nothing changes on an error.
+    /// buffer); nothing changes on an error. While [`Driver::poll_write`] is
+    /// sending a message in fragments, data frames fail with
+    /// [`SendError::MessageInProgress`].
     pub fn queue(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
+        if self.fragmenting && frame.as_data().is_some() {
+            return Err(SendError::MessageInProgress);
+        }
         self.queue.encode(self.sender, self.shared, frame)
     }
 
@@ -174,6 +181,9 @@ impl<R: rand_core::Rng, O: OutputBuffer> Reply<'_, R, O> {
     /// else is queued. Returns false, changing nothing, for a client (its
     /// payloads are masked: [`queue`](Reply::queue) the frame instead).
     pub fn queue_header(&mut self, frame: Outgoing<'_>) -> Result<bool, SendError> {
+        if self.fragmenting && frame.as_data().is_some() {
+            return Err(SendError::MessageInProgress);
+        }
         if self.shared.role() != Role::Server {
             return Ok(false);
         }
@@ -377,7 +387,10 @@ where
     /// transport shut, and the error returned as `Ready(Err(End::Failed))`;
     /// after the closing handshake `Ready(Err(End::Closed))` — at once as a
     /// server, after the server has closed the transport as a client
-    /// (§7.1.1). Every later call returns the same end.
+    /// (§7.1.1). Every later call returns the same end. While a frame
+    /// started with [`queue_frame_start`](Driver::queue_frame_start) is
+    /// unfinished, the reply to the peer's close waits for it, and so does
+    /// the end: the driver asks for a read meanwhile.
     ///
     /// Dropping an adapter's future at any `Next` loses no event: an event
     /// is only consumed by the call that returns it.
@@ -402,6 +415,7 @@ where
                                     out_start: &mut self.out_start,
                                     out_end: &mut self.out_end,
                                 },
+                                fragmenting: self.fragmenting.is_some(),
                             };
                             let out = f(event, reply);
                             self.in_start += consumed;
@@ -465,7 +479,7 @@ where
                 None => Next::Ready(self.queue(frame)),
             };
         }
-        match (self.queue(frame), frame.as_data()) {
+        match (self.queue_frame(frame), frame.as_data()) {
             (Err(SendError::BufferTooSmall { .. }), _) if self.has_pending_output() => Next::Write,
             (Err(SendError::BufferTooSmall { .. }), Some((kind, payload, _))) => {
                 self.fragmenting = Some(Fragmenting {
@@ -502,7 +516,7 @@ where
             payload: piece,
             last: last && ends,
         };
-        if let Err(e) = self.queue(fragment) {
+        if let Err(e) = self.queue_frame(fragment) {
             self.fragmenting = None;
             return Next::Ready(Err(e));
         }
@@ -521,12 +535,10 @@ where
     /// reported, or the end itself. `None` while the connection may still
     /// receive.
     fn poll_end(&mut self) -> Option<Next<End>> {
-        end_step(
-            self.conn.shared(),
-            self.conn.should_shutdown(),
-            self.has_pending_output(),
-            self.shut_down,
-        )
+        let shut_down = self.shut_down;
+        let pending = self.has_pending_output();
+        let (_, sender, shared) = self.conn.parts_mut();
+        end_step(shared, sender, pending, shut_down)
     }
 
     /// Reports that the adapter closed the transport (after [`Next::Shutdown`],
@@ -590,8 +602,18 @@ where
 
     /// Queues one whole frame behind the queued output, growing a growable
     /// buffer. If it does not fit, nothing changes and the error says how
-    /// many bytes the frame needs.
+    /// many bytes the frame needs. While [`poll_write`](Driver::poll_write)
+    /// is sending a message in fragments, data frames fail with
+    /// [`SendError::MessageInProgress`].
     pub fn queue(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
+        if self.fragmenting.is_some() && frame.as_data().is_some() {
+            return Err(SendError::MessageInProgress);
+        }
+        self.queue_frame(frame)
+    }
+
+    /// [`queue`](Driver::queue), whatever `poll_write` is doing.
+    fn queue_frame(&mut self, frame: Outgoing<'_>) -> Result<(), SendError> {
         let (_, sender, shared) = self.conn.parts_mut();
         Queue {
             output: &mut self.output,
@@ -617,13 +639,18 @@ where
 
     /// Queues the header of a data frame of `len` payload bytes whose
     /// payload follows through [`queue_payload`](Driver::queue_payload)
-    /// (for a frame streamed through a fixed buffer in one piece).
+    /// (for a frame streamed through a fixed buffer in one piece). Fails
+    /// with [`SendError::MessageInProgress`] while [`poll_write`](Driver::poll_write)
+    /// is sending a message in fragments.
     pub fn queue_frame_start(
         &mut self,
         kind: DataKind,
         len: u64,
         last: bool,
     ) -> Result<(), SendError> {
+        if self.fragmenting.is_some() {
+            return Err(SendError::MessageInProgress);
+        }
         self.compact_output();
         let free = self.output_free_range();
         let n = self
@@ -676,25 +703,28 @@ where
 }
 
 /// The end-of-connection rule, the one place it lives: given the shared
-/// part, whether the sender says the transport should be closed now
-/// ([`Sender::should_shutdown`]), whether output waits to be written and
-/// whether the transport was closed — what is left to do before the end
-/// is reported (`Write`, `Shutdown`), the end itself, or `None` while
-/// events may still come.
-pub(crate) fn end_step(
+/// part, the sender, whether output waits to be written and whether the
+/// transport was closed — what is left to do before the end is reported
+/// (`Write`, `Shutdown`), the end itself, or `None` while events may still
+/// come.
+pub(crate) fn end_step<R>(
     shared: &Shared,
-    should_shutdown: bool,
+    sender: &Sender<R>,
     pending_output: bool,
     shut_down: bool,
 ) -> Option<Next<End>> {
     let receiving = !shared.is_receive_done()
         // A client whose closing handshake is done waits for the
         // server to end the transport (§7.1.1).
-        || (shared.state() == State::Closed && !shared.should_shutdown() && !shared.wants_transmit());
+        || (shared.state() == State::Closed && !shared.should_shutdown() && !shared.wants_transmit())
+        // Our reply to the peer's close waits for the frame we are
+        // streaming (§5.5.1: "MAY delay ... until its current message
+        // is sent"): the handshake is not over yet.
+        || (shared.state() == State::CloseReceived && sender.is_frame_in_progress());
     if pending_output {
         return Some(Next::Write);
     }
-    if should_shutdown && !shut_down {
+    if sender.should_shutdown(shared) && !shut_down {
         return Some(Next::Shutdown);
     }
     if receiving && !shut_down {
@@ -782,6 +812,7 @@ mod tests {
     use crate::config::Config;
     use crate::connection::MAX_CONTROL_FRAME_LEN;
     use crate::event::Event;
+    use crate::frame::{Decoded, FrameDecoder, OpCode};
 
     fn server<const I: usize, const O: usize>() -> Driver<crate::NoRng, [u8; I], [u8; O]> {
         Driver::new(Connection::server(Config::new()), [0; I], [0; O])
@@ -876,6 +907,103 @@ mod tests {
             }
         }
         assert_eq!(seen, b"xyz");
+    }
+
+    /// While `poll_write` sends a message in fragments, no other data frame
+    /// may join it: not through a reply, `queue` or `queue_frame_start`
+    /// (fuzz/regressions/driver/reply_queue_continues_the_message_poll_write_fragments).
+    #[test]
+    fn nothing_joins_a_message_poll_write_fragments() {
+        let mut d = server::<16, 64>();
+        let payload = [7u8; 200];
+        // The first piece is queued; the adapter's write would block.
+        assert_eq!(d.poll_write(Outgoing::Binary(&payload)), Next::Write);
+        feed(&mut d, &[0x82, 0x81, 0, 0, 0, 0, b'x']);
+        let forwarded = d.poll_event(|event, mut reply| match event {
+            Event::Data(chunk) => reply.queue(Outgoing::Fragment {
+                kind: chunk.kind,
+                payload: chunk.payload,
+                last: chunk.last,
+            }),
+            _ => Ok(()),
+        });
+        assert_eq!(
+            forwarded,
+            Next::Ready(Ok(Err(SendError::MessageInProgress)))
+        );
+        let fragment = Outgoing::Fragment {
+            kind: DataKind::Binary,
+            payload: b"y",
+            last: true,
+        };
+        assert_eq!(d.queue(fragment), Err(SendError::MessageInProgress));
+        assert_eq!(
+            d.queue_frame_start(DataKind::Binary, 1, true),
+            Err(SendError::MessageInProgress)
+        );
+        // A control frame may still go out between the fragments.
+        assert_eq!(d.queue(Outgoing::Ping(b"")), Ok(()));
+        let mut wire = Vec::new();
+        loop {
+            wire.extend_from_slice(d.pending_output());
+            let n = d.pending_output().len();
+            d.output_written(n);
+            if let Next::Ready(done) = d.poll_write(Outgoing::Binary(&payload)) {
+                assert_eq!(done, Ok(()));
+                break;
+            }
+        }
+        wire.extend_from_slice(d.pending_output());
+        // The wire: the message's fragments, with the ping between two.
+        let mut decoder = FrameDecoder::new();
+        let mut frames: Vec<(OpCode, bool, Vec<u8>)> = Vec::new();
+        let mut at = 0;
+        while at < wire.len() {
+            let (used, item) = decoder.decode(&mut wire[at..]).unwrap();
+            match item {
+                Some(Decoded::Header(h)) => frames.push((h.opcode, h.fin, Vec::new())),
+                Some(Decoded::Payload { range, .. }) => {
+                    let bytes = &wire[at..][range];
+                    frames.last_mut().unwrap().2.extend_from_slice(bytes);
+                }
+                None => {}
+            }
+            at += used;
+        }
+        assert_eq!(frames[1], (OpCode::Ping, true, Vec::new()));
+        frames.remove(1);
+        assert_eq!(frames[0].0, OpCode::Binary);
+        let message: Vec<u8> = frames.iter().flat_map(|f| f.2.clone()).collect();
+        assert_eq!(message, payload);
+        for (i, &(op, fin, _)) in frames.iter().enumerate().skip(1) {
+            assert_eq!((op, fin), (OpCode::Continuation, i + 1 == frames.len()));
+        }
+    }
+
+    /// §5.5.1: the reply to the peer's close may wait for the frame we are
+    /// streaming; meanwhile the driver reports no end (it used to report
+    /// `Failed(UnexpectedEof)`, then `Closed`:
+    /// fuzz/regressions/driver/peer_close_while_streaming_ends_failed_then_closed).
+    #[test]
+    fn peer_close_while_streaming_waits_for_the_frame() {
+        let mut d = server::<16, 64>();
+        d.queue_frame_start(DataKind::Binary, 10, true).unwrap();
+        assert_eq!(d.queue_payload(&[1; 4]), Ok(4));
+        feed(&mut d, &[0x88, 0x80, 0, 0, 0, 0]);
+        assert_eq!(
+            d.poll_event(|e, _| matches!(e, Event::Close(None))),
+            Next::Ready(Ok(true))
+        );
+        assert_eq!(d.poll_event(|_, _| ()), Next::Write);
+        d.output_written(d.pending_output().len());
+        assert_eq!(d.poll_event(|_, _| ()), Next::Read);
+        assert_eq!(d.queue_payload(&[1; 6]), Ok(6));
+        assert_eq!(d.poll_event(|_, _| ()), Next::Write);
+        assert_eq!(d.pending_output(), &[1, 1, 1, 1, 1, 1, 0x88, 0x00]);
+        d.output_written(8);
+        assert_eq!(d.poll_event(|_, _| ()), Next::Shutdown);
+        d.shut_down();
+        assert_eq!(d.poll_event(|_, _| ()), Next::Ready(Err(End::Closed)));
     }
 
     extern crate std;

@@ -14,9 +14,11 @@ use std::path::Path;
 type Check = fn(&[u8]);
 
 /// The fuzz targets, by directory name.
-const TARGETS: [(&str, Check); 6] = [
+const TARGETS: [(&str, Check); 8] = [
     ("frame_decoder", checks::frame_decoder),
     ("connection", checks::connection),
+    ("halves", checks::halves),
+    ("driver", checks::driver),
     ("handshake_server", checks::handshake_server),
     ("handshake_client", checks::handshake_client),
     ("utf8", checks::utf8),
