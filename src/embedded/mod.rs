@@ -21,6 +21,7 @@
 #[cfg(feature = "embedded-io-async")]
 pub mod asynch;
 pub mod blocking;
+mod handshake;
 
 use crate::close::{CloseCode, CloseFrame};
 use crate::connection::State;
@@ -132,7 +133,7 @@ pub(crate) struct Session<'b, R> {
     /// its reply was being written when the read was cancelled.
     control: Option<Message<'static>>,
     /// The transport has written bytes since it was last flushed.
-    pub(crate) unflushed: bool,
+    unflushed: bool,
 }
 
 impl<'b, R: rand_core::Rng> Session<'b, R> {
@@ -228,10 +229,57 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
             }
         }
     }
+}
 
-    /// The error to report for a transport error: the protocol error that
-    /// was failing the connection, if there was one.
-    pub(crate) fn io_error<E>(&mut self, error: E) -> Error<E> {
+/// What an adapter's one I/O loop moves bytes for: a [`Session`]'s driver
+/// or an opening handshake's [`handshake::Buffers`]. The loop answers each
+/// [`Next`]: `Read` into `input_space`, `Write` of `pending_output`,
+/// `Shutdown`, and flushes the transport before it waits for input.
+pub(crate) trait Io {
+    /// Where the next read goes.
+    fn input_space(&mut self) -> &mut [u8];
+    /// `n` bytes were read into `input_space`; 0: the transport ended.
+    fn input_filled(&mut self, n: usize);
+    /// What to write next.
+    fn pending_output(&self) -> &[u8];
+    /// The first `n` bytes of `pending_output` were written.
+    fn output_written(&mut self, n: usize);
+    /// Whether bytes were written since the transport was last flushed
+    /// (the loop sets it after a write and clears it after a flush).
+    fn unflushed(&mut self) -> &mut bool;
+    /// The transport was closed ([`Next::Shutdown`]) or would take no more.
+    fn shut_down(&mut self);
+    /// The error to report for a transport error.
+    fn io_error<E>(&mut self, error: E) -> Error<E>;
+}
+
+impl<R: rand_core::Rng> Io for Session<'_, R> {
+    fn input_space(&mut self) -> &mut [u8] {
+        self.driver.input_space()
+    }
+
+    fn input_filled(&mut self, n: usize) {
+        self.driver.input_filled(n);
+    }
+
+    fn pending_output(&self) -> &[u8] {
+        self.driver.pending_output()
+    }
+
+    fn output_written(&mut self, n: usize) {
+        self.driver.output_written(n);
+    }
+
+    fn unflushed(&mut self) -> &mut bool {
+        &mut self.unflushed
+    }
+
+    fn shut_down(&mut self) {
+        self.driver.shut_down();
+    }
+
+    /// The protocol error that was failing the connection, if there was one.
+    fn io_error<E>(&mut self, error: E) -> Error<E> {
         self.driver.shut_down();
         match self.driver.connection().failure() {
             Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
