@@ -4,7 +4,7 @@
 //! started again. No message may be lost, duplicated or corrupted, and the
 //! closing handshake must still complete. Then futures dropped at chosen
 //! points (a transport whose writes a test gates): the regressions fixed in
-//! 7cadf18.
+//! 7cadf18, and a held control frame.
 #![cfg(feature = "embedded-io-async")]
 
 use std::cell::{Cell, RefCell};
@@ -18,7 +18,7 @@ use wsock::embedded::{Error, Message, asynch};
 use wsock::handshake::Url;
 use wsock::handshake::client::ClientRequest;
 use wsock::handshake::server::Accept;
-use wsock::{CloseCode, Config, DataKind, Outgoing, ProtocolError, State};
+use wsock::{CloseCode, Config, DataKind, Event, Outgoing, ProtocolError, State};
 
 #[path = "support/test_rng.rs"]
 mod test_rng;
@@ -209,6 +209,7 @@ macro_rules! until_done {
 #[derive(Debug, Default)]
 struct ServerLog {
     messages: Vec<(DataKind, Vec<u8>)>,
+    pongs: Vec<Vec<u8>>,
     close: Option<u16>,
 }
 
@@ -445,6 +446,7 @@ async fn listening_server(
         let mut log = log.borrow_mut();
         match got {
             Ok(Message::Binary(b)) => log.messages.push((DataKind::Binary, b.to_vec())),
+            Ok(Message::Pong(p)) => log.pongs.push(p.to_vec()),
             Ok(Message::Close(frame)) => log.close = frame.map(|f| f.code.0),
             Ok(_) => {}
             Err(Error::ConnectionClosed) => return Ok(()),
@@ -580,4 +582,40 @@ fn dropped_flush_after_close_event_keeps_the_close() {
         Err(Error::ConnectionClosed) => {}
         other => panic!("expected the end, got {other:?}"),
     }
+}
+
+/// A control frame that a dropped `read` took (its reply was waiting to be
+/// written) comes first from the next call, even a `read_event_with`, and
+/// with its own payload, not that of the control frame behind it.
+#[test]
+fn held_control_frame_comes_first_from_read_event_with() {
+    let (client_end, server_end, gate) = gated_pipe();
+    let (log, ended) = (Rc::<RefCell<ServerLog>>::default(), Ended::default());
+    let first = &[Outgoing::Ping(b"first"), Outgoing::Pong(b"second")];
+    let run = listening_server(server_end, first, Rc::clone(&log));
+    let mut server = pin!(reporting(run, Rc::clone(&ended)));
+    let mut buffers = ([0u8; 512], [0u8; 300]);
+    let mut ws = connect(client_end, &mut buffers, &mut server);
+
+    // `read` takes the ping and is dropped while its pong waits.
+    gate.set(0);
+    let mut message = [0u8; 512];
+    assert!(drive_for(ws.read(&mut message), &mut server, 50).is_none());
+    gate.set(usize::MAX);
+    let describe = |event: Event<'_>| match event {
+        Event::Ping(p) => format!("ping {}", String::from_utf8_lossy(&p)),
+        Event::Pong(p) => format!("pong {}", String::from_utf8_lossy(&p)),
+        other => format!("{other:?}"),
+    };
+    let first = drive(ws.read_event_with(describe), &mut server).expect("first event");
+    let second = drive(ws.read_event_with(describe), &mut server).expect("second event");
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("ping first", "pong second")
+    );
+    drive(ws.close(CloseCode::NORMAL, ""), &mut server).expect("close");
+    drop(ws);
+    assert_eq!(how_it_ended(&mut server, &ended), Ok(()));
+    assert_eq!(log.borrow().pongs, [b"first".to_vec()]);
+    assert_eq!(log.borrow().close, Some(1000));
 }

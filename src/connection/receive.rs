@@ -72,6 +72,13 @@ impl Receiver {
         }
     }
 
+    /// The payload of the last control frame received, until the next
+    /// control frame's header arrives (a copy of it went out in its event).
+    #[cfg(feature = "embedded-io")]
+    pub(crate) fn control_payload(&self) -> &crate::event::ControlPayload {
+        &self.control
+    }
+
     /// True between frames (no header or payload half-read).
     pub fn is_at_frame_boundary(&self) -> bool {
         self.decoder.is_at_frame_boundary()

@@ -202,7 +202,7 @@ where
     /// same holds after an error or, for the async adapter, a cancelled read).
     pub fn read<'m>(&mut self, buf: &'m mut [u8]) -> Result<Message<'m>, Error<T::Error>> {
         let done = self.run(|session| session.poll_read(buf))?;
-        finish_read(done, &mut self.session, buf)
+        finish_read(done, &self.session, buf)
     }
 
     /// Reads the next event and hands it to `f`: data in chunks borrowed
