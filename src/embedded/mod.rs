@@ -180,6 +180,10 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
     /// reply is written. Cancel-safe: a message's bytes stay in `buf`
     /// (`partial`), a control frame's kind in `control`, until a call
     /// returns them.
+    // Not inlined into the caller of `read`: the receive path's temporaries
+    // (events, errors; about 450 bytes on a Cortex-M3) then use stack only
+    // while a read runs, not under the caller's handshake and sends.
+    #[inline(never)]
     pub(crate) fn poll_read<E>(&mut self, buf: &mut [u8]) -> Next<Result<ReadDone, Error<E>>> {
         loop {
             if let Some(kind) = self.control {
