@@ -256,6 +256,129 @@ fn blocking_rejection_and_oversized_handshake() {
     );
 }
 
+/// Reads from `end` until `complete` finds a whole header block in what was
+/// read; returns its length and how many bytes were read.
+fn read_header_block(
+    end: &mut End,
+    buf: &mut [u8],
+    mut complete: impl FnMut(&[u8]) -> Option<usize>,
+) -> (usize, usize) {
+    let mut filled = 0;
+    loop {
+        let n = embedded_io::Read::read(end, &mut buf[filled..]).unwrap();
+        assert!(n > 0, "the peer ended during the handshake");
+        filled += n;
+        if let Some(len) = complete(&buf[..filled]) {
+            return (len, filled);
+        }
+    }
+}
+
+/// §4.1 / §4.2.2: frames that arrive in the same read as the other side's
+/// header block are the connection's first frames, on both sides.
+#[test]
+fn frames_in_the_same_read_as_the_handshake_are_kept() {
+    use embedded_io::Write as _;
+    use wsock::handshake::EMPTY_HEADER;
+    use wsock::handshake::client::ClientHandshake;
+    use wsock::handshake::server::Request;
+
+    // A client: the server's 101 and a text frame come in one write, so in
+    // one read.
+    let (client_end, mut server_end) = duplex();
+    let server = std::thread::spawn(move || {
+        let mut buf = [0u8; 512];
+        let mut headers = [EMPTY_HEADER; 16];
+        let (len, _) = read_header_block(&mut server_end, &mut buf, |b| {
+            Request::parse(b, &mut [EMPTY_HEADER; 16], 512)
+                .unwrap()
+                .map(|r| r.len)
+        });
+        let request = Request::parse(&buf[..len], &mut headers, 512)
+            .unwrap()
+            .unwrap();
+        let mut out = [0u8; 256];
+        let n = request.accept(&Accept::default(), &mut out).unwrap();
+        out[n..n + 4].copy_from_slice(b"\x81\x02hi");
+        server_end.write_all(&out[..n + 4]).unwrap();
+    });
+    let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 300], [0u8; 64]);
+    let (mut ws, _) = blocking::client(
+        client_end,
+        &request(),
+        Config::new(),
+        TestRng(11),
+        &mut input,
+        &mut output,
+    )
+    .unwrap();
+    server.join().unwrap();
+    assert_eq!(ws.read(&mut message).unwrap(), Message::Text("hi"));
+
+    // A server: the upgrade request and a masked text frame are all there
+    // before it reads, so it reads them at once.
+    let (mut client_end, server_end) = duplex();
+    let handshake = ClientHandshake::new(request(), &mut TestRng(12));
+    let mut out = [0u8; 512];
+    let n = handshake.write_request(&mut out).unwrap();
+    out[n..n + 8].copy_from_slice(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+    client_end.write_all(&out[..n + 8]).unwrap();
+    let server = std::thread::spawn(move || {
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 256], [0u8; 64]);
+        let mut ws = blocking::accept(server_end, Config::new(), &mut input, &mut output, |_| {
+            Ok(Accept::default())
+        })?;
+        let got = format!("{:?}", ws.read(&mut message)?);
+        Ok::<_, Error<Infallible>>(got)
+    });
+    let mut buf = [0u8; 512];
+    read_header_block(&mut client_end, &mut buf, |b| {
+        handshake
+            .receive(b, &mut [EMPTY_HEADER; 16])
+            .unwrap()
+            .map(|r| r.len)
+    });
+    drop(client_end);
+    assert_eq!(
+        server.join().unwrap().unwrap(),
+        format!("{:?}", Message::Text("hi"))
+    );
+}
+
+/// A transport that ends before the other side's header block is complete
+/// ends the handshake with `TransportClosed`, on both sides.
+#[test]
+fn transport_ending_during_the_handshake_is_transport_closed() {
+    // The server reads a little of the request and goes away.
+    let (client_end, mut server_end) = duplex();
+    let server = std::thread::spawn(move || {
+        let _ = embedded_io::Read::read(&mut server_end, &mut [0u8; 16]).unwrap();
+    });
+    let (mut input, mut output) = ([0u8; 512], [0u8; 300]);
+    let err = blocking::client(
+        client_end,
+        &request(),
+        Config::new(),
+        TestRng(13),
+        &mut input,
+        &mut output,
+    )
+    .err();
+    server.join().unwrap();
+    assert_eq!(err, Some(Error::TransportClosed));
+
+    // The client sends half a request and goes away.
+    let (mut client_end, server_end) = duplex();
+    embedded_io::Write::write_all(&mut client_end, b"GET / HTTP/1.1\r\nHost: a\r\n").unwrap();
+    drop(client_end);
+    let (mut input, mut output) = ([0u8; 512], [0u8; 256]);
+    let err = blocking::accept(server_end, Config::new(), &mut input, &mut output, |_| {
+        Ok(Accept::default())
+    })
+    .err();
+    assert_eq!(err, Some(Error::TransportClosed));
+}
+
 // ---- async: both ends polled by hand on one thread ---------------------------------
 
 /// A pipe whose reads are `Pending` while empty (the test polls in a loop).

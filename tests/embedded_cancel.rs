@@ -2,7 +2,9 @@
 //! dropped at random `.await` points over a transport that returns `Pending`
 //! (and takes short reads and writes) at random, then the operation is
 //! started again. No message may be lost, duplicated or corrupted, and the
-//! closing handshake must still complete.
+//! closing handshake must still complete. Then futures dropped at chosen
+//! points (a transport whose writes a test gates): the regressions fixed in
+//! 7cadf18, and a held control frame.
 #![cfg(feature = "embedded-io-async")]
 
 use std::cell::{Cell, RefCell};
@@ -16,7 +18,7 @@ use wsock::embedded::{Error, Message, asynch};
 use wsock::handshake::Url;
 use wsock::handshake::client::ClientRequest;
 use wsock::handshake::server::Accept;
-use wsock::{CloseCode, Config, DataKind, Outgoing, State};
+use wsock::{CloseCode, Config, DataKind, Event, Outgoing, ProtocolError, State};
 
 #[path = "support/test_rng.rs"]
 mod test_rng;
@@ -45,12 +47,17 @@ type Lane = Rc<RefCell<(VecDeque<u8>, bool)>>;
 
 /// One end of an in-memory pipe; dropping it ends the other end's input.
 /// With `dice`, a read or write is `Pending` one time in three and moves a
-/// random number of bytes.
+/// random number of bytes. With `gate`, writes take at most that many bytes
+/// in all (`Pending` once it is used up), until the test opens it further.
 struct Pipe {
     rx: Lane,
     tx: Lane,
     dice: Option<Dice>,
+    gate: Option<Gate>,
 }
+
+/// How many more bytes a gated pipe end may write.
+type Gate = Rc<Cell<usize>>;
 
 fn pipe(dice: &Dice) -> (Pipe, Pipe) {
     let (a, b): (Lane, Lane) = (Rc::default(), Rc::default());
@@ -59,13 +66,35 @@ fn pipe(dice: &Dice) -> (Pipe, Pipe) {
             rx: Rc::clone(&a),
             tx: Rc::clone(&b),
             dice: Some(dice.clone()),
+            gate: None,
         },
         Pipe {
             rx: b,
             tx: a,
             dice: Some(dice.clone()),
+            gate: None,
         },
     )
+}
+
+/// A pipe without chaos whose first end's writes pass through `gate`
+/// (open at first).
+fn gated_pipe() -> (Pipe, Pipe, Gate) {
+    let (a, b): (Lane, Lane) = (Rc::default(), Rc::default());
+    let gate = Rc::new(Cell::new(usize::MAX));
+    let gated = Pipe {
+        rx: Rc::clone(&a),
+        tx: Rc::clone(&b),
+        dice: None,
+        gate: Some(Rc::clone(&gate)),
+    };
+    let other = Pipe {
+        rx: b,
+        tx: a,
+        dice: None,
+        gate: None,
+    };
+    (gated, other, gate)
 }
 
 impl Drop for Pipe {
@@ -122,9 +151,16 @@ impl embedded_io_async::Write for Pipe {
             if buf.is_empty() {
                 return Poll::Ready(Ok(0));
             }
-            let Some(n) = self.chaos(buf.len()) else {
+            let Some(mut n) = self.chaos(buf.len()) else {
                 return Poll::Pending;
             };
+            if let Some(gate) = &self.gate {
+                n = n.min(gate.get());
+                if n == 0 {
+                    return Poll::Pending;
+                }
+                gate.set(gate.get() - n);
+            }
             self.tx.borrow_mut().0.extend(&buf[..n]);
             Poll::Ready(Ok(n))
         })
@@ -173,6 +209,7 @@ macro_rules! until_done {
 #[derive(Debug, Default)]
 struct ServerLog {
     messages: Vec<(DataKind, Vec<u8>)>,
+    pongs: Vec<Vec<u8>>,
     close: Option<u16>,
 }
 
@@ -335,4 +372,250 @@ fn futures_dropped_at_random_await_points_lose_nothing() {
     }
     // The test is only worth something if futures were really dropped.
     assert!(drops > 1000, "only {drops} futures were dropped");
+}
+
+// ---- a dropped future, at a chosen point -----------------------------------------
+
+/// How a server ended, once it has.
+type Ended = Rc<RefCell<Option<Result<(), Error<Infallible>>>>>;
+
+/// Polls `op` and `peer` in turn until `op` finishes.
+fn drive<F: Future>(op: F, peer: &mut Pin<&mut impl Future>) -> F::Output {
+    drive_for(op, peer, 100_000).expect("the operation never finishes")
+}
+
+/// Polls `op` and `peer` in turn, `rounds` times at most; `None` (and `op`
+/// dropped) if it did not finish.
+fn drive_for<F: Future>(
+    op: F,
+    peer: &mut Pin<&mut impl Future>,
+    rounds: usize,
+) -> Option<F::Output> {
+    let mut op = pin!(op);
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..rounds {
+        if let Poll::Ready(v) = op.as_mut().poll(&mut cx) {
+            return Some(v);
+        }
+        let _ = peer.as_mut().poll(&mut cx);
+    }
+    None
+}
+
+/// Polls `server` until it reports how it ended.
+fn how_it_ended(
+    server: &mut Pin<&mut impl Future>,
+    ended: &Ended,
+) -> Result<(), Error<Infallible>> {
+    let mut cx = Context::from_waker(Waker::noop());
+    for _ in 0..10_000 {
+        if let Some(result) = ended.borrow_mut().take() {
+            return result;
+        }
+        let _ = server.as_mut().poll(&mut cx);
+    }
+    panic!("the server never ends");
+}
+
+/// `run`, reporting into `ended`, then pending forever (it is polled on),
+/// with the server and its end of the pipe dropped.
+async fn reporting(run: impl Future<Output = Result<(), Error<Infallible>>>, ended: Ended) {
+    let result = run.await;
+    *ended.borrow_mut() = Some(result);
+    std::future::pending::<()>().await
+}
+
+/// A server that writes `first`, then reads until the connection is
+/// closed, logging what it receives; its futures are never dropped.
+async fn listening_server(
+    transport: Pipe,
+    first: &'static [Outgoing<'static>],
+    log: Rc<RefCell<ServerLog>>,
+) -> Result<(), Error<Infallible>> {
+    let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 512], [0u8; 8192]);
+    let mut ws = asynch::accept(transport, Config::new(), &mut input, &mut output, |_| {
+        Ok(Accept::default())
+    })
+    .await?;
+    for frame in first {
+        ws.write(*frame).await?;
+    }
+    ws.flush().await?;
+    loop {
+        let got = ws.read(&mut message).await;
+        let mut log = log.borrow_mut();
+        match got {
+            Ok(Message::Binary(b)) => log.messages.push((DataKind::Binary, b.to_vec())),
+            Ok(Message::Pong(p)) => log.pongs.push(p.to_vec()),
+            Ok(Message::Close(frame)) => log.close = frame.map(|f| f.code.0),
+            Ok(_) => {}
+            Err(Error::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// A client over `transport` with a 300-byte output buffer, connected.
+fn connect<'b>(
+    transport: Pipe,
+    buffers: &'b mut ([u8; 512], [u8; 300]),
+    server: &mut Pin<&mut impl Future>,
+) -> asynch::WebSocket<'b, Pipe, TestRng> {
+    let request = ClientRequest::new(Url::parse("ws://10.0.0.2/").unwrap());
+    let (input, output) = buffers;
+    let connect = asynch::client(
+        transport,
+        &request,
+        Config::new(),
+        TestRng(1),
+        input,
+        output,
+    );
+    drive(connect, server).expect("handshake").0
+}
+
+/// Regression (fixed in 7cadf18): a message larger than the output buffer
+/// was streamed as one frame, and a `send` dropped between its pieces left
+/// that frame half-written, so nothing could be sent again: `close` failed
+/// with `FrameInProgress`, and the close frame for a failure never went
+/// out. Now the message goes out as fragments, each a whole frame: after
+/// the drop, `close` (first run) and the close for a failure (second run:
+/// a message too large for the read buffer, 1009) go out, and the closing
+/// handshake completes.
+#[test]
+fn cancelled_streaming_send_still_closes() {
+    for failure in [false, true] {
+        let (client_end, server_end, gate) = gated_pipe();
+        let (log, ended) = (Rc::default(), Ended::default());
+        let first: &[Outgoing<'static>] = if failure {
+            &[Outgoing::Binary(&[1; 200])]
+        } else {
+            &[]
+        };
+        let run = listening_server(server_end, first, Rc::clone(&log));
+        let mut server = pin!(reporting(run, Rc::clone(&ended)));
+        let mut buffers = ([0u8; 512], [0u8; 300]);
+        let mut ws = connect(client_end, &mut buffers, &mut server);
+
+        // 5000 bytes through a 300-byte output buffer: the transport takes
+        // 700 bytes, then nothing, and the send is dropped half-way.
+        gate.set(700);
+        let payload = [7u8; 5000];
+        let send = ws.send(Outgoing::Binary(&payload));
+        assert!(
+            drive_for(send, &mut server, 50).is_none(),
+            "the send finished"
+        );
+        assert_eq!(gate.get(), 0, "the send had not started writing");
+        gate.set(usize::MAX);
+
+        if failure {
+            let mut small = [0u8; 64];
+            match drive(ws.read(&mut small), &mut server) {
+                Err(Error::Protocol(ProtocolError::MessageTooLarge { .. })) => {}
+                other => panic!("expected a 1009 failure, got {other:?}"),
+            }
+        } else {
+            drive(ws.close(CloseCode::NORMAL, "bye"), &mut server).expect("close");
+            assert_eq!(ws.state(), State::Closed);
+        }
+        drop(ws);
+        assert_eq!(
+            how_it_ended(&mut server, &ended),
+            Ok(()),
+            "how the server ended"
+        );
+        let log = log.borrow();
+        assert_eq!(log.close, Some(if failure { 1009 } else { 1000 }));
+        assert!(log.messages.is_empty(), "the dropped message arrived whole");
+    }
+}
+
+/// Regression (fixed in 7cadf18): `read` took the peer's close, queued the
+/// reply and awaited writing it; dropped at that await, it lost the close
+/// (the reply went out with the next call, but that call reported the end
+/// of the connection instead of the peer's close frame). Now the close is
+/// held until a `read` returns it: the next `read` writes the reply and
+/// returns the close, and the closing handshake completes.
+#[test]
+fn dropped_flush_after_close_event_keeps_the_close() {
+    let (client_end, server_end, gate) = gated_pipe();
+    let ended = Ended::default();
+    let run = async move {
+        let (mut input, mut output) = ([0u8; 512], [0u8; 512]);
+        let mut ws = asynch::accept(server_end, Config::new(), &mut input, &mut output, |_| {
+            Ok(Accept::default())
+        })
+        .await?;
+        ws.close(CloseCode::NORMAL, "bye").await
+    };
+    let mut server = pin!(reporting(run, Rc::clone(&ended)));
+    let mut buffers = ([0u8; 512], [0u8; 300]);
+    let mut ws = connect(client_end, &mut buffers, &mut server);
+    let mut message = [0u8; 512];
+
+    // The transport takes nothing: `read` gets the server's close, queues
+    // the reply, waits to write it, and is dropped there.
+    gate.set(0);
+    assert!(drive_for(ws.read(&mut message), &mut server, 50).is_none());
+    assert_eq!(ws.state(), State::Closed, "the close had not arrived");
+    assert!(
+        ended.borrow().is_none(),
+        "the reply went through a closed gate"
+    );
+
+    gate.set(usize::MAX);
+    match drive(ws.read(&mut message), &mut server) {
+        Ok(Message::Close(Some(frame))) => {
+            assert_eq!(frame.code, CloseCode::NORMAL);
+            assert_eq!(frame.reason, "bye");
+        }
+        other => panic!("expected the server's close, got {other:?}"),
+    }
+    assert_eq!(
+        how_it_ended(&mut server, &ended),
+        Ok(()),
+        "the server's closing handshake"
+    );
+    // The server is gone, and its end of the pipe with it: the normal end.
+    match drive(ws.read(&mut message), &mut server) {
+        Err(Error::ConnectionClosed) => {}
+        other => panic!("expected the end, got {other:?}"),
+    }
+}
+
+/// A control frame that a dropped `read` took (its reply was waiting to be
+/// written) comes first from the next call, even a `read_event_with`, and
+/// with its own payload, not that of the control frame behind it.
+#[test]
+fn held_control_frame_comes_first_from_read_event_with() {
+    let (client_end, server_end, gate) = gated_pipe();
+    let (log, ended) = (Rc::<RefCell<ServerLog>>::default(), Ended::default());
+    let first = &[Outgoing::Ping(b"first"), Outgoing::Pong(b"second")];
+    let run = listening_server(server_end, first, Rc::clone(&log));
+    let mut server = pin!(reporting(run, Rc::clone(&ended)));
+    let mut buffers = ([0u8; 512], [0u8; 300]);
+    let mut ws = connect(client_end, &mut buffers, &mut server);
+
+    // `read` takes the ping and is dropped while its pong waits.
+    gate.set(0);
+    let mut message = [0u8; 512];
+    assert!(drive_for(ws.read(&mut message), &mut server, 50).is_none());
+    gate.set(usize::MAX);
+    let describe = |event: Event<'_>| match event {
+        Event::Ping(p) => format!("ping {}", String::from_utf8_lossy(&p)),
+        Event::Pong(p) => format!("pong {}", String::from_utf8_lossy(&p)),
+        other => format!("{other:?}"),
+    };
+    let first = drive(ws.read_event_with(describe), &mut server).expect("first event");
+    let second = drive(ws.read_event_with(describe), &mut server).expect("second event");
+    assert_eq!(
+        (first.as_str(), second.as_str()),
+        ("ping first", "pong second")
+    );
+    drive(ws.close(CloseCode::NORMAL, ""), &mut server).expect("close");
+    drop(ws);
+    assert_eq!(how_it_ended(&mut server, &ended), Ok(()));
+    assert_eq!(log.borrow().pongs, [b"first".to_vec()]);
+    assert_eq!(log.borrow().close, Some(1000));
 }

@@ -180,6 +180,12 @@ impl<R> Connection<R> {
         (&mut self.receiver, &mut self.sender, &mut self.shared)
     }
 
+    /// The input half (e.g. for the last control frame's payload).
+    #[cfg(feature = "embedded-io")]
+    pub(crate) fn receiver(&self) -> &Receiver {
+        &self.receiver
+    }
+
     /// The shared part: state, failure, owed frames.
     pub fn shared(&self) -> &Shared {
         &self.shared

@@ -72,6 +72,13 @@ impl Receiver {
         }
     }
 
+    /// The payload of the last control frame received, until the next
+    /// control frame's header arrives (a copy of it went out in its event).
+    #[cfg(feature = "embedded-io")]
+    pub(crate) fn control_payload(&self) -> &crate::event::ControlPayload {
+        &self.control
+    }
+
     /// True between frames (no header or payload half-read).
     pub fn is_at_frame_boundary(&self) -> bool {
         self.decoder.is_at_frame_boundary()
@@ -349,15 +356,22 @@ impl Receiver {
     ) -> Result<Event<'static>, ProtocolError> {
         self.rx_frame = RxFrame::None;
         match op {
-            OpCode::Ping => {
-                // §5.5.2/§5.5.3: answer with the same payload; a newer ping
-                // replaces an unanswered one. No pong after our close.
-                if shared.config.auto_pong && shared.state == State::Open {
-                    shared.pending_pong = Some(self.control.clone());
+            OpCode::Ping | OpCode::Pong => {
+                // §5.5.2/§5.5.3: answer a ping with the same payload; a newer
+                // ping replaces an unanswered one. No pong after our close.
+                if op == OpCode::Ping && shared.config.auto_pong && shared.state == State::Open {
+                    // Copied in place (a temporary would be 128 bytes more
+                    // stack); it fits: both hold a control payload.
+                    let pong = shared.pending_pong.insert(Vec::new());
+                    let _ = pong.extend_from_slice(&self.control);
                 }
-                Ok(Event::Ping(self.control.clone()))
+                let payload = self.control.clone();
+                Ok(if op == OpCode::Ping {
+                    Event::Ping(payload)
+                } else {
+                    Event::Pong(payload)
+                })
             }
-            OpCode::Pong => Ok(Event::Pong(self.control.clone())),
             _ => {
                 let frame = match parse_close_payload(&self.control) {
                     Ok(frame) => frame,

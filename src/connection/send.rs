@@ -296,8 +296,7 @@ impl<R: rand_core::Rng> Sender<R> {
         }
         let mut written = 0;
         if let Some(pong) = &shared.pending_pong {
-            let pong = pong.clone();
-            match self.write_frame(shared, OpCode::Pong, true, &pong, &mut out[written..]) {
+            match self.write_frame(shared, OpCode::Pong, true, pong, &mut out[written..]) {
                 Ok(n) => {
                     written += n;
                     shared.pending_pong = None;

@@ -1,15 +1,14 @@
 //! Async WebSockets over `embedded_io_async::{Read, Write}`, for executors
 //! such as embassy. The same API as [`super::blocking`], with `async` methods.
 
-use super::{Error, MAX_HEADERS, Message, Session, finish_read};
+use super::{Error, Io, Message, Session, finish_read, handshake};
 use crate::close::CloseCode;
 use crate::config::Config;
 use crate::connection::{Connection, NoRng, State};
 use crate::driver::{Driver, Next};
 use crate::event::{Event, Outgoing};
-use crate::handshake::EMPTY_HEADER;
-use crate::handshake::client::{ClientHandshake, ClientRequest};
-use crate::handshake::server::{Accept, Request, write_rejection};
+use crate::handshake::client::ClientRequest;
+use crate::handshake::server::{Accept, Request};
 use embedded_io_async::{Read, Write};
 
 /// What [`client`] returns: the WebSocket and the subprotocol the server
@@ -52,27 +51,15 @@ where
     T: Read + Write,
     R: rand_core::CryptoRng,
 {
-    let handshake = ClientHandshake::new(*request, &mut rng).max_header_bytes(input.len());
-    let n = handshake.write_request(output)?;
-    write_all(&mut transport, &output[..n]).await?;
-    let mut filled = 0;
-    let (len, subprotocol) = loop {
-        filled += read_some(&mut transport, &mut input[filled..]).await?;
-        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-        if let Some(response) = handshake.receive(&input[..filled], &mut headers)? {
-            let chosen = response.subprotocol.and_then(|p| {
-                request
-                    .subprotocols
-                    .iter()
-                    .copied()
-                    .find(|offer| *offer == p)
-            });
-            break (response.len, chosen);
-        }
-    };
-    let conn = Connection::client(config, rng);
-    let driver = Driver::with_buffered_input(conn, input, len..filled, output);
-    Ok((WebSocket::from_driver(transport, driver), subprotocol))
+    let mut step = handshake::Client::new(request, &mut rng, input.len());
+    let mut io = handshake::Buffers::new(input, output);
+    let subprotocol = run(&mut transport, &mut io, |io| step.poll(io)).await?;
+    // Made in place, into the caller's hands: through a `let`, the driver
+    // would be one more copy on the stack (192 bytes on a Cortex-M3).
+    Ok((
+        WebSocket::from_driver(transport, io.into_driver(Connection::client(config, rng))),
+        subprotocol,
+    ))
 }
 
 /// Accepts a client: reads the upgrade request (it must fit in `input`),
@@ -90,62 +77,82 @@ where
     T: Read + Write,
     F: FnOnce(&Request<'_>) -> Result<Accept<'static>, u16>,
 {
-    let limit = input.len();
-    let mut filled = 0;
-    let (n, len) = loop {
-        filled += read_some(&mut transport, &mut input[filled..]).await?;
-        let mut headers = [EMPTY_HEADER; MAX_HEADERS];
-        let request = match Request::parse(&input[..filled], &mut headers, limit) {
-            Ok(None) => continue,
-            Ok(Some(request)) => request,
-            Err(e) => {
-                return Err(refuse(&mut transport, output, e.status(), Error::Handshake(e)).await);
-            }
-        };
-        let accept = match decide(&request) {
-            Ok(accept) => accept,
-            Err(status) => {
-                return Err(
-                    refuse(&mut transport, output, status, Error::Refused { status }).await,
-                );
-            }
-        };
-        match request.accept(&accept, output) {
-            Ok(n) => break (n, request.len),
-            Err(e) => {
-                return Err(refuse(&mut transport, output, e.status(), Error::Handshake(e)).await);
-            }
-        }
+    let mut step = handshake::Server::new(decide);
+    let mut io = handshake::Buffers::new(input, output);
+    let answered = match run(&mut transport, &mut io, |io| step.poll(io)).await {
+        Ok(()) => flush_written(&mut transport, &mut io).await,
+        Err(e) => Err(e),
     };
-    write_all(&mut transport, &output[..n]).await?;
-    let driver =
-        Driver::with_buffered_input(Connection::server(config), input, len..filled, output);
-    Ok(WebSocket::from_driver(transport, driver))
+    step.finish(answered)?;
+    // Made in place, into the caller's hands: through a `let`, the driver
+    // would be one more copy on the stack (192 bytes on a Cortex-M3).
+    Ok(WebSocket::from_driver(
+        transport,
+        io.into_driver(Connection::server(config)),
+    ))
 }
 
-/// Answers a refused handshake with `status` (best effort) and returns `error`.
-async fn refuse<T: Write>(
+/// Runs one operation to its end: the adapter's only I/O loop.
+async fn run<T, B, U>(
     transport: &mut T,
-    output: &mut [u8],
-    status: u16,
-    error: Error<T::Error>,
-) -> Error<T::Error> {
-    if let Ok(n) = write_rejection(status, &[], output) {
-        let _ = write_all(transport, &output[..n]).await;
+    io: &mut B,
+    mut op: impl FnMut(&mut B) -> Next<Result<U, Error<T::Error>>>,
+) -> Result<U, Error<T::Error>>
+where
+    T: Read + Write,
+    B: Io,
+{
+    loop {
+        match op(io) {
+            Next::Ready(result) => return result,
+            Next::Read => {
+                flush_written(transport, io).await?;
+                match transport.read(io.input_space()).await {
+                    Ok(n) => io.input_filled(n),
+                    Err(e) => return Err(io.io_error(e)),
+                }
+            }
+            Next::Write => match transport.write(io.pending_output()).await {
+                Ok(0) => {
+                    io.shut_down();
+                    return Err(Error::TransportClosed);
+                }
+                Ok(n) => {
+                    io.output_written(n);
+                    *io.unflushed() = true;
+                }
+                Err(e) => return Err(io.io_error(e)),
+            },
+            // The transport is the caller's: dropping the WebSocket (or
+            // `into_inner`) closes it.
+            Next::Shutdown => io.shut_down(),
+        }
     }
-    error
 }
 
-async fn read_some<T: Read>(transport: &mut T, buf: &mut [u8]) -> Result<usize, Error<T::Error>> {
-    match transport.read(buf).await.map_err(Error::Io)? {
-        0 => Err(Error::TransportClosed),
-        n => Ok(n),
+/// Flushes the transport.
+async fn flush_transport<T: Write, B: Io>(
+    transport: &mut T,
+    io: &mut B,
+) -> Result<(), Error<T::Error>> {
+    match transport.flush().await {
+        Ok(()) => {
+            *io.unflushed() = false;
+            Ok(())
+        }
+        Err(e) => Err(io.io_error(e)),
     }
 }
 
-async fn write_all<T: Write>(transport: &mut T, bytes: &[u8]) -> Result<(), Error<T::Error>> {
-    transport.write_all(bytes).await.map_err(Error::Io)?;
-    transport.flush().await.map_err(Error::Io)
+/// Flushes the transport if bytes were written since its last flush.
+async fn flush_written<T: Write, B: Io>(
+    transport: &mut T,
+    io: &mut B,
+) -> Result<(), Error<T::Error>> {
+    if *io.unflushed() {
+        flush_transport(transport, io).await?;
+    }
+    Ok(())
 }
 
 impl<'b, T, R> WebSocket<'b, T, R>
@@ -161,55 +168,12 @@ where
         }
     }
 
-    /// Runs one operation of the session to its end: the adapter's only
-    /// I/O loop.
+    /// Runs one operation of the session to its end.
     async fn run<U>(
         &mut self,
-        mut op: impl FnMut(&mut Session<'b, R>) -> Next<Result<U, Error<T::Error>>>,
+        op: impl FnMut(&mut Session<'b, R>) -> Next<Result<U, Error<T::Error>>>,
     ) -> Result<U, Error<T::Error>> {
-        loop {
-            match op(&mut self.session) {
-                Next::Ready(result) => return result,
-                Next::Read => {
-                    if self.session.unflushed {
-                        self.flush_transport().await?;
-                    }
-                    let space = self.session.driver.input_space();
-                    match self.transport.read(space).await {
-                        Ok(n) => self.session.driver.input_filled(n),
-                        Err(e) => return Err(self.session.io_error(e)),
-                    }
-                }
-                Next::Write => match self
-                    .transport
-                    .write(self.session.driver.pending_output())
-                    .await
-                {
-                    Ok(0) => {
-                        self.session.driver.shut_down();
-                        return Err(Error::TransportClosed);
-                    }
-                    Ok(n) => {
-                        self.session.driver.output_written(n);
-                        self.session.unflushed = true;
-                    }
-                    Err(e) => return Err(self.session.io_error(e)),
-                },
-                // The transport is the caller's: dropping the WebSocket (or
-                // `into_inner`) closes it.
-                Next::Shutdown => self.session.driver.shut_down(),
-            }
-        }
-    }
-
-    async fn flush_transport(&mut self) -> Result<(), Error<T::Error>> {
-        match self.transport.flush().await {
-            Ok(()) => {
-                self.session.unflushed = false;
-                Ok(())
-            }
-            Err(e) => Err(self.session.io_error(e)),
-        }
+        run(&mut self.transport, &mut self.session, op).await
     }
 
     /// Reads the next whole message into `buf`, or a control frame. A
@@ -223,7 +187,7 @@ where
     /// same holds after an error or, for the async adapter, a cancelled read).
     pub async fn read<'m>(&mut self, buf: &'m mut [u8]) -> Result<Message<'m>, Error<T::Error>> {
         let done = self.run(|session| session.poll_read(buf)).await?;
-        finish_read(done, &mut self.session, buf)
+        finish_read(done, &self.session, buf)
     }
 
     /// Reads the next event and hands it to `f`: data in chunks borrowed
@@ -246,7 +210,7 @@ where
     pub async fn flush(&mut self) -> Result<(), Error<T::Error>> {
         self.run(|session| session.driver.poll_flush().map_ready(Ok))
             .await?;
-        self.flush_transport().await
+        flush_transport(&mut self.transport, &mut self.session).await
     }
 
     /// Sends a frame: [`write`](WebSocket::write) + [`flush`](WebSocket::flush).
@@ -261,10 +225,7 @@ where
     /// (or [`into_inner`](WebSocket::into_inner)) afterwards to close it.
     pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error<T::Error>> {
         self.run(|session| session.poll_close(code, reason)).await?;
-        if self.session.unflushed {
-            self.flush_transport().await?;
-        }
-        Ok(())
+        flush_written(&mut self.transport, &mut self.session).await
     }
 
     /// Where the closing handshake stands.

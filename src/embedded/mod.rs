@@ -21,9 +21,10 @@
 #[cfg(feature = "embedded-io-async")]
 pub mod asynch;
 pub mod blocking;
+mod handshake;
 
-use crate::close::{CloseCode, CloseFrame};
-use crate::connection::State;
+use crate::close::{CloseCode, CloseFrame, parse_close_payload};
+use crate::connection::{Connection, State};
 use crate::driver::{Driver, End, Next};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{ControlPayload, DataKind, Event, Outgoing};
@@ -114,9 +115,39 @@ pub enum Message<'a> {
 pub(crate) enum ReadDone {
     /// A whole message of this kind is the first `len` bytes of the buffer.
     Whole(DataKind, usize),
-    /// A control frame (its reply, if any, is written); take it with
-    /// [`Session::take_control`].
-    Control,
+    /// A control frame of this kind (its reply, if any, is written).
+    Control(Control),
+}
+
+/// The kind of a control frame that `read` took. Only the kind is kept:
+/// the payload stays in the receiver's control buffer until the next
+/// control frame arrives, and nothing decodes more input before the frame
+/// is handed out (by `read` or `read_event_with`) or dropped (by `close`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Control {
+    Ping,
+    Pong,
+    Close,
+}
+
+impl Control {
+    /// The control frame again, made by `ping`, `pong` or `close` from
+    /// the receiver's copy of its payload.
+    fn rebuild<T, R>(
+        self,
+        conn: &Connection<R>,
+        ping: fn(ControlPayload) -> T,
+        pong: fn(ControlPayload) -> T,
+        close: fn(Option<CloseFrame>) -> T,
+    ) -> Result<T, ProtocolError> {
+        let payload = conn.receiver().control_payload();
+        Ok(match self {
+            Control::Ping => ping(payload.clone()),
+            Control::Pong => pong(payload.clone()),
+            // Validated as it arrived: parsing it again succeeds.
+            Control::Close => close(parse_close_payload(payload)?),
+        })
+    }
 }
 
 /// Everything an embedded WebSocket does besides I/O, shared by the
@@ -130,9 +161,9 @@ pub(crate) struct Session<'b, R> {
     partial: usize,
     /// A control frame that `read` took but has not returned yet, because
     /// its reply was being written when the read was cancelled.
-    control: Option<Message<'static>>,
+    control: Option<Control>,
     /// The transport has written bytes since it was last flushed.
-    pub(crate) unflushed: bool,
+    unflushed: bool,
 }
 
 impl<'b, R: rand_core::Rng> Session<'b, R> {
@@ -147,14 +178,19 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
 
     /// The next whole message into `buf`, or a control frame once its
     /// reply is written. Cancel-safe: a message's bytes stay in `buf`
-    /// (`partial`), a control frame in `control`, until a call returns them.
+    /// (`partial`), a control frame's kind in `control`, until a call
+    /// returns them.
+    // Not inlined into the caller of `read`: the receive path's temporaries
+    // (events, errors; about 450 bytes on a Cortex-M3) then use stack only
+    // while a read runs, not under the caller's handshake and sends.
+    #[inline(never)]
     pub(crate) fn poll_read<E>(&mut self, buf: &mut [u8]) -> Next<Result<ReadDone, Error<E>>> {
         loop {
-            if self.control.is_some() {
-                return self
-                    .driver
-                    .poll_flush()
-                    .map_ready(|()| Ok(ReadDone::Control));
+            if let Some(kind) = self.control {
+                return self.driver.poll_flush().map_ready(|()| {
+                    self.control = None;
+                    Ok(ReadDone::Control(kind))
+                });
             }
             let capacity = buf.len() as u64;
             let Some(resumed) = SliceBuffer::resume(buf, self.partial) else {
@@ -189,11 +225,21 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
         }
     }
 
-    /// The next event, handed to `f`.
+    /// The next event, handed to `f`: first a control frame that a
+    /// cancelled `read` took, if there is one.
     pub(crate) fn poll_event_with<U, E>(
         &mut self,
         f: &mut impl FnMut(Event<'_>) -> U,
     ) -> Next<Result<U, Error<E>>> {
+        if let Some(kind) = self.control.take() {
+            let held = kind.rebuild(
+                self.driver.connection(),
+                Event::Ping,
+                Event::Pong,
+                Event::Close,
+            );
+            return Next::Ready(held.map(f).map_err(Error::Protocol));
+        }
         self.driver
             .poll_event(|event, _| f(event))
             .map_ready(|r| r.map_err(ended))
@@ -207,12 +253,14 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
     }
 
     /// The closing handshake: our close (unless one went out), then input
-    /// until the end. Cancel-safe: a repeated call goes on where it stopped.
+    /// until the end, dropping what arrives (and a held control frame).
+    /// Cancel-safe: a repeated call goes on where it stopped.
     pub(crate) fn poll_close<E>(
         &mut self,
         code: CloseCode,
         reason: &str,
     ) -> Next<Result<(), Error<E>>> {
+        self.control = None;
         if self.driver.connection().state() == State::Open {
             match self.poll_write(Outgoing::Close(Some((code, reason)))) {
                 Next::Ready(Ok(())) => {}
@@ -228,10 +276,57 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
             }
         }
     }
+}
 
-    /// The error to report for a transport error: the protocol error that
-    /// was failing the connection, if there was one.
-    pub(crate) fn io_error<E>(&mut self, error: E) -> Error<E> {
+/// What an adapter's one I/O loop moves bytes for: a [`Session`]'s driver
+/// or an opening handshake's [`handshake::Buffers`]. The loop answers each
+/// [`Next`]: `Read` into `input_space`, `Write` of `pending_output`,
+/// `Shutdown`, and flushes the transport before it waits for input.
+pub(crate) trait Io {
+    /// Where the next read goes.
+    fn input_space(&mut self) -> &mut [u8];
+    /// `n` bytes were read into `input_space`; 0: the transport ended.
+    fn input_filled(&mut self, n: usize);
+    /// What to write next.
+    fn pending_output(&self) -> &[u8];
+    /// The first `n` bytes of `pending_output` were written.
+    fn output_written(&mut self, n: usize);
+    /// Whether bytes were written since the transport was last flushed
+    /// (the loop sets it after a write and clears it after a flush).
+    fn unflushed(&mut self) -> &mut bool;
+    /// The transport was closed ([`Next::Shutdown`]) or would take no more.
+    fn shut_down(&mut self);
+    /// The error to report for a transport error.
+    fn io_error<E>(&mut self, error: E) -> Error<E>;
+}
+
+impl<R: rand_core::Rng> Io for Session<'_, R> {
+    fn input_space(&mut self) -> &mut [u8] {
+        self.driver.input_space()
+    }
+
+    fn input_filled(&mut self, n: usize) {
+        self.driver.input_filled(n);
+    }
+
+    fn pending_output(&self) -> &[u8] {
+        self.driver.pending_output()
+    }
+
+    fn output_written(&mut self, n: usize) {
+        self.driver.output_written(n);
+    }
+
+    fn unflushed(&mut self) -> &mut bool {
+        &mut self.unflushed
+    }
+
+    fn shut_down(&mut self) {
+        self.driver.shut_down();
+    }
+
+    /// The protocol error that was failing the connection, if there was one.
+    fn io_error<E>(&mut self, error: E) -> Error<E> {
         self.driver.shut_down();
         match self.driver.connection().failure() {
             Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
@@ -265,14 +360,13 @@ enum Absorbed {
     TooLarge(ProtocolError),
 }
 
-/// Files one event into the message buffer, or a control frame into
-/// `control` (in place: no copy of it travels up the stack). Text is not
-/// checked here: the connection checked it as it arrived, and
-/// `finish_read` makes it a `&str`.
+/// Files one event into the message buffer, or a control frame's kind
+/// into `control`. Text is not checked here: the connection checked it as
+/// it arrived, and `finish_read` makes it a `&str`.
 fn absorb(
     event: Event<'_>,
     assembler: &mut MessageAssembler<SliceBuffer<'_>>,
-    control: &mut Option<Message<'static>>,
+    control: &mut Option<Control>,
 ) -> Absorbed {
     *control = Some(match event {
         Event::Data(chunk) => {
@@ -282,24 +376,26 @@ fn absorb(
                 Err(e) => Absorbed::TooLarge(e),
             };
         }
-        Event::Ping(p) => Message::Ping(p),
-        Event::Pong(p) => Message::Pong(p),
-        Event::Close(frame) => Message::Close(frame),
+        Event::Ping(_) => Control::Ping,
+        Event::Pong(_) => Control::Pong,
+        Event::Close(_) => Control::Close,
     });
     Absorbed::Control
 }
 
 /// The message `read` finished with, borrowed from the caller's buffer.
-pub(crate) fn finish_read<'m, R, E>(
+pub(crate) fn finish_read<'m, R: rand_core::Rng, E>(
     done: ReadDone,
-    session: &mut Session<'_, R>,
+    session: &Session<'_, R>,
     buf: &'m [u8],
 ) -> Result<Message<'m>, Error<E>> {
     Ok(match done {
-        ReadDone::Control => match session.control.take() {
-            Some(message) => message,
-            None => unreachable!("poll_read returns Control only with one held"),
-        },
+        ReadDone::Control(kind) => kind.rebuild(
+            session.driver.connection(),
+            Message::Ping,
+            Message::Pong,
+            Message::Close,
+        )?,
         ReadDone::Whole(DataKind::Binary, len) => Message::Binary(&buf[..len]),
         // The connection validated the text as it arrived; this check is
         // what makes it a `&str` in safe code.

@@ -43,10 +43,13 @@ pub const ACCEPT_LEN: usize = 28;
 /// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> [u8; ACCEPT_LEN] {
-    let digest = sha1::Sha1::new()
-        .chain_update(key)
-        .chain_update(GUID)
-        .finalize();
+    // One hasher, used in place to the end: `chain_update` and `finalize`
+    // move its state (96 bytes on a 32-bit target), and on a
+    // microcontroller each move was another copy on the stack.
+    let mut hasher = sha1::Sha1::new();
+    hasher.update(key);
+    hasher.update(GUID);
+    let digest = hasher.finalize_reset();
     let mut out = [0u8; ACCEPT_LEN];
     // 20 bytes always encode to exactly 28 base64 characters.
     let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out);
