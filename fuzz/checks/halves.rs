@@ -584,11 +584,13 @@ impl Tested {
             });
             (result, bytes, None)
         };
+        // `encode_header` needs room for the header only.
         let written = if header_only {
             needed - payload_len as u64
         } else {
             needed
         };
+        let needed = written;
         let what_call = if header_only {
             "encode_header"
         } else {
