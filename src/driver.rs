@@ -742,7 +742,7 @@ pub(crate) fn end_step<R>(
 }
 
 /// Appends `frame` to a growable queue (the split std adapter's send path).
-#[cfg(feature = "alloc")]
+#[cfg(feature = "std")]
 pub(crate) fn append_frame<R: rand_core::Rng>(
     sender: &mut Sender<R>,
     shared: &mut Shared,
@@ -761,7 +761,7 @@ pub(crate) fn append_frame<R: rand_core::Rng>(
 }
 
 /// Appends the frames the connection owes to a growable queue.
-#[cfg(feature = "alloc")]
+#[cfg(feature = "std")]
 pub(crate) fn append_owed<R: rand_core::Rng>(
     sender: &mut Sender<R>,
     shared: &mut Shared,
