@@ -750,6 +750,12 @@ pub(crate) fn append_frame<R: rand_core::Rng>(
     queue: &mut alloc::vec::Vec<u8>,
 ) -> Result<(), SendError> {
     let mut end = queue.len();
+    // Room for the whole frame up front, so that it is encoded once (a
+    // control frame's payload is at most 125 bytes, a close's 125 too).
+    let payload = frame
+        .as_data()
+        .map_or(MAX_CONTROL_FRAME_LEN, |(_, p, _)| p.len());
+    queue.resize(end + MAX_HEADER_LEN + payload, 0);
     let result = Queue {
         output: queue,
         out_start: &mut 0,

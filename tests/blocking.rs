@@ -13,19 +13,9 @@ use wsock::blocking::{
 use wsock::handshake::HandshakeError;
 use wsock::{CloseCode, Config, Outgoing, ProtocolError, State};
 
-/// Runs `serve` on one accepted connection in a thread; returns the address.
-fn server<T: Send + 'static>(
-    serve: impl FnOnce(TcpStream) -> T + Send + 'static,
-) -> (String, thread::JoinHandle<T>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
-        serve(tcp)
-    });
-    (addr, handle)
-}
+#[path = "support/loopback.rs"]
+mod loopback;
+use loopback::server;
 
 /// Echoes until the connection ends; returns the close frame received.
 fn echo(ws: &mut WebSocket<TcpStream>) -> Result<Option<CloseFrame>, Error> {

@@ -10,17 +10,14 @@ use wsock::blocking::{
 };
 use wsock::{CloseCode, Outgoing, SendError, State};
 
-/// Runs `serve` on one accepted connection in a thread; returns the address.
+#[path = "support/loopback.rs"]
+mod loopback;
+
+/// [`loopback::server`], with the address as a `ws://` URL.
 fn server<T: Send + 'static>(
     serve: impl FnOnce(TcpStream) -> T + Send + 'static,
 ) -> (String, thread::JoinHandle<T>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let addr = listener.local_addr().unwrap().to_string();
-    let handle = thread::spawn(move || {
-        let (tcp, _) = listener.accept().unwrap();
-        tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-        serve(tcp)
-    });
+    let (addr, handle) = loopback::server(serve);
     (format!("ws://{addr}/"), handle)
 }
 
