@@ -110,4 +110,20 @@ impl<'a> Outgoing<'a> {
             Outgoing::Ping(_) | Outgoing::Pong(_) | Outgoing::Close(_) => None,
         }
     }
+
+    /// [`as_data`](Outgoing::as_data), with `Some(last)` for a fragment and
+    /// `None` for a whole message (what the send side needs to know).
+    #[inline]
+    pub(crate) fn data_parts(&self) -> Option<(DataKind, &'a [u8], Option<bool>)> {
+        match *self {
+            Outgoing::Text(text) => Some((DataKind::Text, text.as_bytes(), None)),
+            Outgoing::Binary(bytes) => Some((DataKind::Binary, bytes, None)),
+            Outgoing::Fragment {
+                kind,
+                payload,
+                last,
+            } => Some((kind, payload, Some(last))),
+            Outgoing::Ping(_) | Outgoing::Pong(_) | Outgoing::Close(_) => None,
+        }
+    }
 }

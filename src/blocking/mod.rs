@@ -586,6 +586,7 @@ impl<S: Transport> Iterator for Incoming<'_, S> {
 /// What one event means to a reader of whole messages: data is collected
 /// into `assembler` (the text is checked once, as it becomes a `String` in
 /// [`whole_message`]), control frames are copied out.
+#[inline]
 fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> Step {
     match event {
         Event::Data(chunk) => match assembler.collect(&chunk) {
@@ -603,6 +604,7 @@ fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> 
 }
 
 /// Takes the whole message out of `assembler`.
+#[inline]
 fn whole_message(
     assembler: &mut MessageAssembler<Vec<u8>>,
     kind: DataKind,

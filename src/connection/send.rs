@@ -102,13 +102,29 @@ impl<R: rand_core::Rng> Sender<R> {
             Outgoing::Ping(payload) => self.encode_control(shared, OpCode::Ping, payload, out),
             Outgoing::Pong(payload) => self.encode_control(shared, OpCode::Pong, payload, out),
             Outgoing::Close(close) => self.encode_close(shared, close, out),
-            _ => {
-                let payload = frame.as_data().map_or(&[][..], |(_, payload, _)| payload);
-                let header = self.encode_data_header(shared, frame, out, payload.len())?;
-                write_payload(&mut out[header.len..], payload, header.mask, 0);
-                Ok(header.len + payload.len())
-            }
+            data => match data.data_parts() {
+                Some((kind, payload, fragment_last)) => {
+                    self.encode_data(shared, kind, payload, fragment_last, out)
+                }
+                None => Err(SendError::NotData),
+            },
         }
+    }
+
+    /// A whole data frame: header, then the payload (masked by a client).
+    #[inline]
+    fn encode_data(
+        &mut self,
+        shared: &mut Shared,
+        kind: DataKind,
+        payload: &[u8],
+        fragment_last: Option<bool>,
+        out: &mut [u8],
+    ) -> Result<usize, SendError> {
+        let header =
+            self.encode_data_header(shared, kind, payload, fragment_last, out, payload.len())?;
+        write_payload(&mut out[header.len..], payload, header.mask, 0);
+        Ok(header.len + payload.len())
     }
 
     /// Encodes the header of a data frame (`Text`, `Binary` or `Fragment`)
@@ -137,28 +153,27 @@ impl<R: rand_core::Rng> Sender<R> {
         frame: Outgoing<'_>,
         out: &mut [u8],
     ) -> Result<EncodedHeader, SendError> {
-        self.encode_data_header(shared, frame, out, 0)
-    }
-
-    /// [`encode_header`](Sender::encode_header), checking that `out` also
-    /// has `room_after` bytes behind the header.
-    fn encode_data_header(
-        &mut self,
-        shared: &mut Shared,
-        frame: Outgoing<'_>,
-        out: &mut [u8],
-        room_after: usize,
-    ) -> Result<EncodedHeader, SendError> {
         if self.tx_frame.is_some() {
             return Err(SendError::FrameInProgress);
         }
-        let Some((kind, payload, last)) = frame.as_data() else {
+        let Some((kind, payload, fragment_last)) = frame.data_parts() else {
             return Err(SendError::NotData);
         };
-        let fragment_last = match frame {
-            Outgoing::Fragment { .. } => Some(last),
-            _ => None,
-        };
+        self.encode_data_header(shared, kind, payload, fragment_last, out, 0)
+    }
+
+    /// [`encode_header`](Sender::encode_header) of a data frame, checking
+    /// that `out` also has `room_after` bytes behind the header.
+    fn encode_data_header(
+        &mut self,
+        shared: &mut Shared,
+        kind: DataKind,
+        payload: &[u8],
+        fragment_last: Option<bool>,
+        out: &mut [u8],
+        room_after: usize,
+    ) -> Result<EncodedHeader, SendError> {
+        let last = fragment_last.unwrap_or(true);
         let (opcode, validator) = self.plan_data(shared, kind, payload, fragment_last)?;
         let header = FrameHeader {
             fin: last,
@@ -178,7 +193,9 @@ impl<R: rand_core::Rng> Sender<R> {
             ..header
         };
         let len = header.encode(out)?;
-        self.tx_utf8 = validator;
+        if let Some(validator) = validator {
+            self.tx_utf8 = validator;
+        }
         self.tx_message = if last { None } else { Some(kind) };
         Ok(EncodedHeader {
             len,
@@ -236,7 +253,9 @@ impl<R: rand_core::Rng> Sender<R> {
             ..header
         };
         let written = header.encode(out)?;
-        self.tx_utf8 = validator;
+        if let Some(validator) = validator {
+            self.tx_utf8 = validator;
+        }
         self.tx_message = Some(kind);
         self.tx_frame = Some(TxFrame {
             remaining: len,
@@ -333,7 +352,7 @@ impl<R: rand_core::Rng> Sender<R> {
         kind: DataKind,
         payload: &[u8],
         fragment_last: Option<bool>,
-    ) -> Result<(OpCode, Utf8Validator), SendError> {
+    ) -> Result<(OpCode, Option<Utf8Validator>), SendError> {
         if shared.state != State::Open {
             return Err(SendError::Closing);
         }
@@ -345,17 +364,23 @@ impl<R: rand_core::Rng> Sender<R> {
             (Some(open), Some(_)) if open == kind => OpCode::Continuation,
             (Some(_), _) => return Err(SendError::MessageInProgress),
         };
+        // Text sent in fragments is checked across them; a whole text
+        // message is a `&str` already, and binary needs no check.
+        let DataKind::Text = kind else {
+            return Ok((opcode, None));
+        };
+        let Some(last) = fragment_last else {
+            return Ok((opcode, None));
+        };
         let mut validator = if self.tx_message.is_none() {
             Utf8Validator::new()
         } else {
             self.tx_utf8
         };
-        if let (DataKind::Text, Some(last)) = (kind, fragment_last)
-            && (validator.feed(payload).is_err() || (last && validator.finish().is_err()))
-        {
+        if validator.feed(payload).is_err() || (last && validator.finish().is_err()) {
             return Err(SendError::InvalidUtf8);
         }
-        Ok((opcode, validator))
+        Ok((opcode, Some(validator)))
     }
 
     fn encode_control(
