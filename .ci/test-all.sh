@@ -51,9 +51,13 @@ step "interop with Python websockets (both directions)"
 WSOCK_PYTHON="$PWD/.venv/bin/python" cargo test --all-features --test interop_python -- --ignored
 
 step "Autobahn conformance: echo_server (server role) and autobahn_client (client role)"
-cargo build --release --examples
+cargo build --release --examples --features tokio
 .ci/autobahn.sh server target/release/examples/echo_server
 .ci/autobahn.sh client target/release/examples/autobahn_client
+
+step "Autobahn conformance on the tokio adapter: tokio_echo_server and autobahn_client --tokio"
+AUTOBAHN_OUT=target/autobahn/tokio-server .ci/autobahn.sh server target/release/examples/tokio_echo_server
+AUTOBAHN_OUT=target/autobahn/tokio-client .ci/autobahn.sh client target/release/examples/autobahn_client --tokio
 
 step "the demo runs"
 cargo run --release --example demo

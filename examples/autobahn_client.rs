@@ -7,18 +7,21 @@ use wsock::blocking::{ClientBuilder, Error, Message, Options};
 use wsock::{Config, Outgoing};
 
 const USAGE: &str = "\
-Usage: autobahn_client [--agent NAME] URL
+Usage: autobahn_client [--tokio] [--agent NAME] URL
 
 Runs every case of an Autobahn fuzzingserver at URL (e.g. ws://127.0.0.1:9001):
 asks /getCaseCount, runs /runCase?case=N&agent=NAME for each case, echoing
 every message, then asks /updateReports?agent=NAME.
 
+  --tokio       use the tokio adapter (needs the `tokio` feature) instead of
+                the blocking one
   --agent NAME  agent name in the reports (default: wsock)
   --help        print this help";
 
 fn main() -> ExitCode {
     let mut agent = "wsock".to_string();
     let mut url = None;
+    let mut tokio = false;
     let mut args = std::env::args().skip(1);
     while let Some(arg) = args.next() {
         match arg.as_str() {
@@ -26,6 +29,7 @@ fn main() -> ExitCode {
                 println!("{USAGE}");
                 return ExitCode::SUCCESS;
             }
+            "--tokio" => tokio = true,
             "--agent" => match args.next() {
                 Some(name) => agent = name,
                 None => return usage_error("--agent needs a name"),
@@ -40,7 +44,12 @@ fn main() -> ExitCode {
     let Some(base) = url else {
         return usage_error("missing URL");
     };
-    match run(&base, &agent) {
+    let result = if tokio {
+        run_tokio(&base, &agent)
+    } else {
+        run(&base, &agent)
+    };
+    match result {
         Ok(count) => {
             println!("autobahn_client: ran {count} cases as agent {agent}");
             ExitCode::SUCCESS
@@ -70,22 +79,25 @@ fn run(base: &str, agent: &str) -> Result<u32, Error> {
         }
     }
     let mut ws = ClientBuilder::new(&format!("{base}/updateReports?agent={agent}")).connect()?;
-    // The suite exits once the reports are written, ending this connection
-    // without a closing handshake (EOF, or a reset if it exits first): that
-    // is its way of saying it is done.
     match ws.close(wsock::CloseCode::NORMAL, "") {
-        Ok(()) | Err(Error::Protocol(wsock::ProtocolError::UnexpectedEof)) => Ok(count),
-        Err(Error::Io(e))
-            if matches!(
-                e.kind(),
-                std::io::ErrorKind::ConnectionReset
-                    | std::io::ErrorKind::ConnectionAborted
-                    | std::io::ErrorKind::BrokenPipe
-            ) =>
-        {
-            Ok(count)
-        }
-        Err(e) => Err(e),
+        Err(e) if !suite_done(&e) => Err(e),
+        _ => Ok(count),
+    }
+}
+
+/// Whether an error ending the report connection means the suite is done:
+/// it exits once the reports are written, ending the connection without a
+/// closing handshake (EOF, or a reset if it exits first).
+fn suite_done(e: &Error) -> bool {
+    match e {
+        Error::Protocol(wsock::ProtocolError::UnexpectedEof) => true,
+        Error::Io(e) => matches!(
+            e.kind(),
+            std::io::ErrorKind::ConnectionReset
+                | std::io::ErrorKind::ConnectionAborted
+                | std::io::ErrorKind::BrokenPipe
+        ),
+        _ => false,
     }
 }
 
@@ -105,14 +117,17 @@ fn case_count(base: &str) -> Result<u32, Error> {
     Ok(count)
 }
 
-/// Echoes every message of one case until the suite closes the connection.
-fn echo_case(url: &str) -> Result<(), Error> {
+/// The options of a case's connection: messages up to 64 MiB.
+fn case_options() -> Options {
     let config = Config::new()
         .max_message_size(64 << 20)
         .max_frame_size(64 << 20);
-    let mut ws = ClientBuilder::new(url)
-        .options(Options::new().protocol(config).read_buffer_size(64 * 1024))
-        .connect()?;
+    Options::new().protocol(config).read_buffer_size(64 * 1024)
+}
+
+/// Echoes every message of one case until the suite closes the connection.
+fn echo_case(url: &str) -> Result<(), Error> {
+    let mut ws = ClientBuilder::new(url).options(case_options()).connect()?;
     loop {
         match ws.read() {
             Ok(Message::Text(text)) => ws.write(Outgoing::Text(&text))?,
@@ -122,4 +137,64 @@ fn echo_case(url: &str) -> Result<(), Error> {
             Err(e) => return Err(e),
         }
     }
+}
+
+/// The whole run on the tokio adapter: the same steps, `.await`ed.
+#[cfg(feature = "tokio")]
+fn run_tokio(base: &str, agent: &str) -> Result<u32, Error> {
+    use wsock::tokio::ClientBuilder;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async {
+        let mut ws = ClientBuilder::new(&format!("{base}/getCaseCount"))
+            .connect()
+            .await?;
+        let count: u32 = loop {
+            if let Message::Text(text) = ws.read().await? {
+                break text.trim().parse().map_err(|_| {
+                    Error::Io(std::io::Error::other(format!("bad case count {text:?}")))
+                })?;
+            }
+        };
+        let _ = ws.close(wsock::CloseCode::NORMAL, "").await;
+        for case in 1..=count {
+            let url = format!("{base}/runCase?case={case}&agent={agent}");
+            if let Err(e) = echo_case_tokio(&url).await
+                && !matches!(e, Error::Protocol(_) | Error::ConnectionClosed)
+            {
+                eprintln!("case {case}: {e}");
+            }
+        }
+        let mut ws = ClientBuilder::new(&format!("{base}/updateReports?agent={agent}"))
+            .connect()
+            .await?;
+        match ws.close(wsock::CloseCode::NORMAL, "").await {
+            Err(e) if !suite_done(&e) => Err(e),
+            _ => Ok(count),
+        }
+    })
+}
+
+#[cfg(feature = "tokio")]
+async fn echo_case_tokio(url: &str) -> Result<(), Error> {
+    let mut ws = wsock::tokio::ClientBuilder::new(url)
+        .options(case_options())
+        .connect()
+        .await?;
+    loop {
+        match ws.read().await {
+            Ok(message @ (Message::Text(_) | Message::Binary(_))) => ws.feed(message).await?,
+            Ok(_) => {}
+            Err(Error::ConnectionClosed) => return Ok(()),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+#[cfg(not(feature = "tokio"))]
+fn run_tokio(_: &str, _: &str) -> Result<u32, Error> {
+    Err(Error::Io(std::io::Error::other(
+        "built without the `tokio` feature: cargo run --features tokio --example autobahn_client",
+    )))
 }

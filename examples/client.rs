@@ -1,32 +1,17 @@
 //! `client URL` — an interactive WebSocket client on wsock's blocking adapter.
 //!
 //! The command-line contract (what it prints, how it closes, exit codes) is
-//! fixed in `../shared/EXAMPLES.md`; other tools script against it.
+//! fixed in `../shared/EXAMPLES.md`; other tools script against it. Its tokio
+//! twin is `tokio_client`.
 
-use std::io::{BufRead, Write};
+#[path = "common/client_contract.rs"]
+mod contract;
+
 use std::process::ExitCode;
-use std::sync::mpsc::{self, Receiver, TryRecvError};
-use std::thread;
+use std::sync::mpsc::{self, TryRecvError};
 use std::time::{Duration, Instant};
 use wsock::blocking::{ClientBuilder, Error, MaybeTlsStream, Message, Transport, WebSocket};
 use wsock::{CloseCode, Outgoing};
-
-const USAGE: &str = "\
-Usage: client [--binary] URL
-
-An interactive WebSocket client on wsock's blocking adapter.
-
-  URL       ws://host:port/path or wss://host:port/path
-  --binary  send each stdin line as a binary message instead of text
-  --help    print this help
-
-Each stdin line (without its line ending) is sent as one message; an empty
-line sends an empty message. Each received text message is printed as is on
-its own line; a binary message is printed as `binary:` and its bytes in
-lowercase hex. Pings are answered and not printed. At stdin EOF the client
-sends close 1000, waits for the closing handshake and exits 0. When the
-server closes first, the client answers with the same code and exits 0.
-Errors go to stderr with a non-zero exit status.";
 
 /// How often the client looks at stdin while waiting for the server.
 const POLL: Duration = Duration::from_millis(20);
@@ -35,33 +20,18 @@ const POLL: Duration = Duration::from_millis(20);
 const CLOSE_TIMEOUT: Duration = Duration::from_secs(5);
 
 fn main() -> ExitCode {
-    let mut binary = false;
-    let mut url = None;
-    for arg in std::env::args().skip(1) {
-        match arg.as_str() {
-            "--help" | "-h" => {
-                println!("{USAGE}");
-                return ExitCode::SUCCESS;
-            }
-            "--binary" => binary = true,
-            other if other.starts_with('-') => {
-                return usage_error(&format!("unknown option {other}"));
-            }
-            other if url.is_none() => url = Some(other.to_string()),
-            other => return usage_error(&format!("unexpected argument {other}")),
-        }
-    }
-    let Some(url) = url else {
-        return usage_error("missing URL");
+    let args = match contract::parse_args("client", "blocking") {
+        Ok(args) => args,
+        Err(code) => return code,
     };
-    let mut ws = match ClientBuilder::new(&url).connect() {
+    let mut ws = match ClientBuilder::new(&args.url).connect() {
         Ok(ws) => ws,
         Err(e) => {
-            eprintln!("client: cannot connect to {url}: {e}");
+            eprintln!("client: cannot connect to {}: {e}", args.url);
             return ExitCode::FAILURE;
         }
     };
-    match run(&mut ws, binary) {
+    match run(&mut ws, args.binary) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("client: {e}");
@@ -70,42 +40,9 @@ fn main() -> ExitCode {
     }
 }
 
-fn usage_error(message: &str) -> ExitCode {
-    eprintln!("client: {message}\n\n{USAGE}");
-    ExitCode::from(2)
-}
-
-/// Lines from stdin, read on their own thread; `None` at EOF.
-fn stdin_lines() -> Receiver<Option<Vec<u8>>> {
-    let (tx, rx) = mpsc::channel();
-    thread::spawn(move || {
-        let mut stdin = std::io::stdin().lock();
-        loop {
-            let mut line = Vec::new();
-            match stdin.read_until(b'\n', &mut line) {
-                Ok(0) | Err(_) => {
-                    let _ = tx.send(None);
-                    return;
-                }
-                Ok(_) => {
-                    if line.ends_with(b"\n") {
-                        line.pop();
-                        if line.ends_with(b"\r") {
-                            line.pop();
-                        }
-                    }
-                    if tx.send(Some(line)).is_err() {
-                        return;
-                    }
-                }
-            }
-        }
-    });
-    rx
-}
-
 fn run(ws: &mut WebSocket<MaybeTlsStream>, binary: bool) -> Result<(), Error> {
-    let lines = stdin_lines();
+    let (tx, lines) = mpsc::channel();
+    contract::read_stdin_lines(move |line| tx.send(line).is_ok());
     // Short read timeouts let one thread serve both stdin and the socket; a
     // timed-out read loses nothing and resumes where it stopped.
     ws.get_mut().set_timeout(Some(POLL))?;
@@ -115,7 +52,12 @@ fn run(ws: &mut WebSocket<MaybeTlsStream>, binary: bool) -> Result<(), Error> {
     loop {
         while close_deadline.is_none() {
             match lines.try_recv() {
-                Ok(Some(line)) => send_line(ws, &line, binary)?,
+                Ok(Some(line)) => {
+                    // A big message may take longer than the polling timeout to write.
+                    ws.get_mut().set_timeout(None)?;
+                    ws.send_frame(contract::line_frame(&line, binary)?)?;
+                    ws.get_mut().set_timeout(Some(POLL))?;
+                }
                 Ok(None) | Err(TryRecvError::Disconnected) => {
                     // stdin ended: start the close and keep printing what
                     // arrives until the server's close reply.
@@ -132,14 +74,8 @@ fn run(ws: &mut WebSocket<MaybeTlsStream>, binary: bool) -> Result<(), Error> {
             )));
         }
         match ws.read() {
-            Ok(Message::Text(text)) => print_line(&mut stdout, text.as_bytes())?,
-            Ok(Message::Binary(bytes)) => {
-                let mut line = b"binary:".to_vec();
-                for b in bytes {
-                    line.extend_from_slice(format!("{b:02x}").as_bytes());
-                }
-                print_line(&mut stdout, &line)?;
-            }
+            Ok(Message::Text(text)) => contract::print_message(&mut stdout, Some(&text), &[])?,
+            Ok(Message::Binary(bytes)) => contract::print_message(&mut stdout, None, &bytes)?,
             Ok(Message::Ping(_) | Message::Pong(_)) => {}
             // The server's close: if it came first, our reply (same code)
             // went out with this read. Either way, wait for the server to
@@ -152,29 +88,4 @@ fn run(ws: &mut WebSocket<MaybeTlsStream>, binary: bool) -> Result<(), Error> {
             Err(e) => return Err(e),
         }
     }
-}
-
-fn send_line(ws: &mut WebSocket<MaybeTlsStream>, line: &[u8], binary: bool) -> Result<(), Error> {
-    let frame = if binary {
-        Outgoing::Binary(line)
-    } else {
-        Outgoing::Text(std::str::from_utf8(line).map_err(|_| {
-            Error::Io(std::io::Error::new(
-                std::io::ErrorKind::InvalidData,
-                "stdin line is not UTF-8 (use --binary)",
-            ))
-        })?)
-    };
-    // A big message may take longer than the polling timeout to write.
-    ws.get_mut().set_timeout(None)?;
-    ws.send_frame(frame)?;
-    ws.get_mut().set_timeout(Some(POLL))?;
-    Ok(())
-}
-
-fn print_line(out: &mut impl Write, bytes: &[u8]) -> Result<(), Error> {
-    out.write_all(bytes)?;
-    out.write_all(b"\n")?;
-    out.flush()?;
-    Ok(())
 }

@@ -15,6 +15,8 @@
 //!   plumbing every adapter shares.
 //! - [`blocking`] (feature `std`): a blocking WebSocket over any transport,
 //!   `connect`/`accept`, `wss://` with the `tls` feature.
+//! - [`tokio`](mod@tokio) (feature `tokio`): an async WebSocket over tokio streams,
+//!   a `Stream` + `Sink`, cancel-safe.
 //! - [`embedded`] (features `embedded-io`, `embedded-io-async`): client and
 //!   server over the embedded I/O traits, with caller-owned buffers.
 //!
@@ -44,6 +46,8 @@ pub mod frame;
 pub mod handshake;
 pub mod mask;
 pub mod message;
+#[cfg(feature = "tokio")]
+pub mod tokio;
 pub mod utf8;
 
 pub use close::{CloseCode, CloseFrame};
@@ -52,7 +56,8 @@ pub use connection::{Connection, NoRng, Received, State};
 pub use error::{ProtocolError, SendError};
 pub use event::{ControlPayload, DataChunk, DataKind, Event, Outgoing};
 
-/// The README's examples, compiled and run as doc tests.
-#[cfg(doctest)]
+/// The README's examples, compiled and run as doc tests (they use every
+/// adapter, so with `--all-features`, as CI runs them).
+#[cfg(all(doctest, feature = "tokio"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

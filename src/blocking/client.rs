@@ -38,13 +38,13 @@ pub fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
 /// ```
 #[derive(Debug, Clone)]
 pub struct ClientBuilder<'a> {
-    url: &'a str,
-    origin: Option<&'a str>,
-    subprotocols: Vec<&'a str>,
-    headers: Vec<(&'a str, &'a str)>,
-    options: Options,
+    pub(crate) url: &'a str,
+    pub(crate) origin: Option<&'a str>,
+    pub(crate) subprotocols: Vec<&'a str>,
+    pub(crate) headers: Vec<(&'a str, &'a str)>,
+    pub(crate) options: Options,
     #[cfg(feature = "tls")]
-    tls: Option<std::sync::Arc<rustls::ClientConfig>>,
+    pub(crate) tls: Option<std::sync::Arc<rustls::ClientConfig>>,
 }
 
 impl<'a> ClientBuilder<'a> {
@@ -58,6 +58,39 @@ impl<'a> ClientBuilder<'a> {
             options: Options::new(),
             #[cfg(feature = "tls")]
             tls: None,
+        }
+    }
+
+    /// Connects (TCP, then TLS for `wss://`) and runs the opening handshake.
+    pub fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
+        let url = Url::parse(self.url)?;
+        let tcp = connect_tcp(url.host, url.port, self.options.handshake_timeout)?;
+        // WebSocket messages are latency-sensitive; the adapter batches itself.
+        tcp.set_nodelay(true)?;
+        let stream = if url.secure {
+            #[cfg(feature = "tls")]
+            {
+                let config = match self.tls.clone() {
+                    Some(config) => config,
+                    None => super::tls::default_client_config()?,
+                };
+                super::tls::wrap_client(tcp, url.host, config)?
+            }
+            #[cfg(not(feature = "tls"))]
+            return Err(Error::TlsNotEnabled);
+        } else {
+            MaybeTlsStream::Plain(tcp)
+        };
+        client(stream, &self.request(url), self.options)
+    }
+
+    /// The handshake request for the parsed URL.
+    pub(crate) fn request<'r>(&'r self, url: Url<'r>) -> ClientRequest<'r> {
+        ClientRequest {
+            origin: self.origin,
+            subprotocols: &self.subprotocols,
+            headers: &self.headers,
+            ..ClientRequest::new(url)
         }
     }
 
@@ -92,35 +125,6 @@ impl<'a> ClientBuilder<'a> {
         self.tls = Some(config);
         self
     }
-
-    /// Connects (TCP, then TLS for `wss://`) and runs the opening handshake.
-    pub fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
-        let url = Url::parse(self.url)?;
-        let tcp = connect_tcp(url.host, url.port, self.options.handshake_timeout)?;
-        // WebSocket messages are latency-sensitive; the adapter batches itself.
-        tcp.set_nodelay(true)?;
-        let stream = if url.secure {
-            #[cfg(feature = "tls")]
-            {
-                let config = match self.tls.clone() {
-                    Some(config) => config,
-                    None => super::tls::default_client_config()?,
-                };
-                super::tls::wrap_client(tcp, url.host, config)?
-            }
-            #[cfg(not(feature = "tls"))]
-            return Err(Error::TlsNotEnabled);
-        } else {
-            MaybeTlsStream::Plain(tcp)
-        };
-        let request = ClientRequest {
-            origin: self.origin,
-            subprotocols: &self.subprotocols,
-            headers: &self.headers,
-            ..ClientRequest::new(url)
-        };
-        client(stream, &request, self.options)
-    }
 }
 
 /// Runs the client handshake on an already-connected stream.
@@ -134,12 +138,28 @@ pub fn client<S: Transport>(
         ClientHandshake::new(*request, &mut rng).max_header_bytes(options.max_header_bytes);
     stream.set_timeout(options.handshake_timeout)?;
 
+    write_all(&mut stream, &encode_request(&handshake)?)?;
+    let mut buf = Vec::new();
+    let (len, subprotocol) = loop {
+        read_more(&mut stream, &mut buf)?;
+        if let Some(done) = check_response(&handshake, &buf, &options)? {
+            break done;
+        }
+    };
+    stream.set_timeout(None)?;
+    let mut ws = WebSocket::from_upgraded(stream, Role::Client, options, &buf[len..])?;
+    ws.set_subprotocol(subprotocol);
+    Ok(ws)
+}
+
+/// The request to write (shared by the std adapters).
+pub(crate) fn encode_request(handshake: &ClientHandshake<'_>) -> Result<Vec<u8>, Error> {
     let mut out = vec![0u8; 1024];
     loop {
         match handshake.write_request(&mut out) {
             Ok(n) => {
                 out.truncate(n);
-                break;
+                return Ok(out);
             }
             Err(HandshakeError::BufferTooSmall) if out.len() < 1 << 16 => {
                 out.resize(out.len() * 2, 0);
@@ -147,20 +167,19 @@ pub fn client<S: Transport>(
             Err(e) => return Err(e.into()),
         }
     }
-    write_all(&mut stream, &out)?;
+}
 
-    let mut buf = Vec::new();
-    let (len, subprotocol) = loop {
-        read_more(&mut stream, &mut buf)?;
-        let mut headers = vec![EMPTY_HEADER; options.max_headers];
-        if let Some(response) = handshake.receive(&buf, &mut headers)? {
-            break (response.len, response.subprotocol.map(String::from));
-        }
-    };
-    stream.set_timeout(None)?;
-    let mut ws = WebSocket::from_upgraded(stream, Role::Client, options, &buf[len..])?;
-    ws.set_subprotocol(subprotocol);
-    Ok(ws)
+/// Checks the response read so far: once it is complete and valid, its
+/// length (bytes after it are WebSocket input) and the agreed subprotocol.
+pub(crate) fn check_response(
+    handshake: &ClientHandshake<'_>,
+    buf: &[u8],
+    options: &Options,
+) -> Result<Option<(usize, Option<String>)>, Error> {
+    let mut headers = vec![EMPTY_HEADER; options.max_headers];
+    Ok(handshake
+        .receive(buf, &mut headers)?
+        .map(|response| (response.len, response.subprotocol.map(String::from))))
 }
 
 /// Connects to the first address of `host:port` that answers.

@@ -4,7 +4,7 @@ use crate::error::{ProtocolError, SendError};
 use crate::handshake::{HandshakeError, UrlError};
 use std::io;
 
-/// Everything that can go wrong on a blocking WebSocket.
+/// Everything that can go wrong on a std WebSocket (blocking or tokio).
 #[derive(Debug)]
 #[non_exhaustive]
 pub enum Error {

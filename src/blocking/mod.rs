@@ -59,8 +59,12 @@ mod tls;
 mod transport;
 
 pub use client::{ClientBuilder, client, connect};
+#[cfg(feature = "tokio")]
+pub(crate) use client::{check_response, encode_request};
 pub use error::Error;
 pub use message::{CloseFrame, Message};
+#[cfg(feature = "tokio")]
+pub(crate) use server::ServerHandshake;
 pub use server::{Acceptance, Rejection, accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
 #[cfg(feature = "tls")]
@@ -81,7 +85,7 @@ use std::time::Duration;
 use std::vec;
 use std::vec::Vec;
 
-/// Settings of a blocking WebSocket.
+/// Settings of a std WebSocket (blocking or tokio).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct Options {
@@ -98,6 +102,11 @@ pub struct Options {
     pub handshake_timeout: Option<Duration>,
     /// Time allowed for the closing handshake (default 5 s).
     pub close_timeout: Option<Duration>,
+    /// The write queue's high-water mark for the tokio adapter (default
+    /// 128 KiB): `send` and `feed` wait while this many bytes or more wait
+    /// to be written, so a peer that does not read holds at most this much
+    /// (plus one message) of our memory.
+    pub write_high_water: usize,
 }
 
 impl Options {
@@ -110,6 +119,7 @@ impl Options {
             max_headers: 32,
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(5)),
+            write_high_water: 128 * 1024,
         }
     }
 
@@ -148,6 +158,12 @@ impl Options {
         self.close_timeout = timeout;
         self
     }
+
+    /// Sets [`write_high_water`](Options::write_high_water) (at least 1 byte).
+    pub const fn write_high_water(mut self, bytes: usize) -> Self {
+        self.write_high_water = if bytes == 0 { 1 } else { bytes };
+        self
+    }
 }
 
 impl Default for Options {
@@ -159,7 +175,7 @@ impl Default for Options {
 /// The write buffer's working size: data frames this big or bigger are
 /// written through it in pieces of this size, and a buffer grown past it
 /// (by many small frames queued at once) is shrunk back after a flush.
-const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
+pub(crate) const KEEP_WRITE_CAPACITY: usize = 64 * 1024;
 
 /// A WebSocket over a blocking transport, after the opening handshake.
 #[derive(Debug)]
@@ -174,7 +190,7 @@ pub struct WebSocket<S> {
 }
 
 /// What one step of `read` found.
-enum Step {
+pub(crate) enum Step {
     Continue,
     Whole(DataKind),
     Control(Message),
@@ -190,16 +206,9 @@ impl<S: Transport> WebSocket<S> {
         options: Options,
         leftover: &[u8],
     ) -> Result<Self, Error> {
-        let rng = match role {
-            Role::Client => MaskRng::from_os()?,
-            Role::Server => MaskRng::none(),
-        };
-        let mut input = vec![0u8; options.read_buffer_size.max(leftover.len())];
-        input[..leftover.len()].copy_from_slice(leftover);
-        let conn = Connection::new(role, options.protocol, rng);
         Ok(WebSocket {
             stream,
-            driver: Driver::with_buffered_input(conn, input, 0..leftover.len(), Vec::new()),
+            driver: new_driver(role, &options, leftover)?,
             assembler: MessageAssembler::new(Vec::new()),
             close_timeout: options.close_timeout,
             subprotocol: None,
@@ -587,7 +596,7 @@ impl<S: Transport> Iterator for Incoming<'_, S> {
 /// into `assembler` (the text is checked once, as it becomes a `String` in
 /// [`whole_message`]), control frames are copied out.
 #[inline]
-fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> Step {
+pub(crate) fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> Step {
     match event {
         Event::Data(chunk) => match assembler.collect(&chunk) {
             Ok(None) => Step::Continue,
@@ -605,7 +614,7 @@ fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> 
 
 /// Takes the whole message out of `assembler`.
 #[inline]
-fn whole_message(
+pub(crate) fn whole_message(
     assembler: &mut MessageAssembler<Vec<u8>>,
     kind: DataKind,
 ) -> Result<Message, Error> {
@@ -621,7 +630,30 @@ fn whole_message(
 }
 
 /// The driver of a std WebSocket.
-type StdDriver = Driver<MaskRng, Vec<u8>, Vec<u8>>;
+pub(crate) type StdDriver = Driver<MaskRng, Vec<u8>, Vec<u8>>;
+
+/// The driver of a new std WebSocket (blocking or tokio): a client's
+/// CSPRNG, the read buffer (allocated once, holding `leftover` from the
+/// handshake) and an empty write queue.
+pub(crate) fn new_driver(
+    role: Role,
+    options: &Options,
+    leftover: &[u8],
+) -> Result<StdDriver, Error> {
+    let rng = match role {
+        Role::Client => MaskRng::from_os()?,
+        Role::Server => MaskRng::none(),
+    };
+    let mut input = vec![0u8; options.read_buffer_size.max(leftover.len())];
+    input[..leftover.len()].copy_from_slice(leftover);
+    let conn = Connection::new(role, options.protocol, rng);
+    Ok(Driver::with_buffered_input(
+        conn,
+        input,
+        0..leftover.len(),
+        Vec::new(),
+    ))
+}
 
 /// Runs one driver operation to its end over `stream`: the adapter's only
 /// I/O loop. Interrupted calls are retried; other I/O errors are returned
@@ -686,7 +718,7 @@ fn io_error<S: Transport>(stream: &mut S, driver: &mut StdDriver, error: io::Err
 }
 
 /// The error for a connection that gives no more messages.
-fn ended(end: End) -> Error {
+pub(crate) fn ended(end: End) -> Error {
     match end {
         End::Closed => Error::ConnectionClosed,
         End::Failed(e) => Error::Protocol(e),

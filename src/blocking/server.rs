@@ -66,74 +66,127 @@ where
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
 {
     stream.set_timeout(options.handshake_timeout)?;
-    let mut buf = Vec::new();
-    let mut decide = Some(decide);
+    let mut handshake = ServerHandshake::new(options, decide);
     loop {
-        read_more(&mut stream, &mut buf)?;
-        let mut headers = vec![EMPTY_HEADER; options.max_headers];
-        let request = match Request::parse(&buf, &mut headers, options.max_header_bytes) {
-            Ok(None) => continue,
-            Ok(Some(request)) => request,
-            Err(e) => {
-                refuse(&mut stream, e.status(), &[]);
-                return Err(Error::Handshake(e));
+        read_more(&mut stream, &mut handshake.buf)?;
+        let Some(answer) = handshake.step() else {
+            continue;
+        };
+        match answer.outcome {
+            Ok(accepted) => {
+                write_all(&mut stream, &answer.response)?;
+                stream.set_timeout(None)?;
+                let leftover = &handshake.buf[accepted.request_len..];
+                let mut ws = WebSocket::from_upgraded(stream, Role::Server, options, leftover)?;
+                ws.set_subprotocol(accepted.subprotocol);
+                return Ok(ws);
             }
+            Err(e) => {
+                // Errors are moot by now: the transport ends either way.
+                let _ = write_all(&mut stream, &answer.response);
+                let _ = stream.close_transport();
+                return Err(e);
+            }
+        }
+    }
+}
+
+/// The server handshake without I/O, shared by the std adapters: bytes
+/// read so far in [`buf`](ServerHandshake::buf), and once the request is
+/// complete, the answer to write.
+pub(crate) struct ServerHandshake<F> {
+    /// The bytes read so far (the parser bounds their growth with
+    /// `max_header_bytes`).
+    pub(crate) buf: Vec<u8>,
+    options: Options,
+    decide: Option<F>,
+}
+
+/// What to write, and what it means.
+pub(crate) struct Answer {
+    /// The response (empty if even a rejection could not be encoded).
+    pub(crate) response: Vec<u8>,
+    /// The upgrade, or why there is none (then end the transport after
+    /// writing the response).
+    pub(crate) outcome: Result<Accepted, Error>,
+}
+
+/// A completed upgrade.
+pub(crate) struct Accepted {
+    /// The request's length: bytes of `buf` after it are WebSocket input.
+    pub(crate) request_len: usize,
+    pub(crate) subprotocol: Option<String>,
+}
+
+impl<F> ServerHandshake<F>
+where
+    F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
+{
+    pub(crate) fn new(options: Options, decide: F) -> Self {
+        ServerHandshake {
+            buf: Vec::new(),
+            options,
+            decide: Some(decide),
+        }
+    }
+
+    /// The answer once the request in `buf` is complete (or invalid).
+    pub(crate) fn step(&mut self) -> Option<Answer> {
+        let mut headers = vec![EMPTY_HEADER; self.options.max_headers];
+        let request = match Request::parse(&self.buf, &mut headers, self.options.max_header_bytes) {
+            Ok(None) => return None,
+            Ok(Some(request)) => request,
+            Err(e) => return Some(refusal(e.status(), &[], Error::Handshake(e))),
         };
-        let Some(decide) = decide.take() else {
-            unreachable!("the loop ends once a request is complete");
-        };
+        let decide = self.decide.take()?;
         let acceptance = match decide(&request) {
             Ok(acceptance) => acceptance,
             Err(rejection) => {
-                let headers: Vec<(&str, &str)> = rejection
-                    .headers
-                    .iter()
-                    .map(|(n, v)| (n.as_str(), v.as_str()))
-                    .collect();
-                refuse(&mut stream, rejection.status, &headers);
-                return Err(Error::Refused {
+                let headers = borrowed(&rejection.headers);
+                let error = Error::Refused {
                     status: rejection.status,
-                });
+                };
+                return Some(refusal(rejection.status, &headers, error));
             }
         };
-        let headers: Vec<(&str, &str)> = acceptance
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
+        let headers = borrowed(&acceptance.headers);
         let accept = Accept {
             subprotocol: acceptance.subprotocol.as_deref(),
             extensions: None,
             headers: &headers,
         };
-        let mut out = vec![
-            0u8;
-            512 + headers
-                .iter()
-                .map(|(n, v)| n.len() + v.len() + 4)
-                .sum::<usize>()
-        ];
-        let n = match request.accept(&accept, &mut out) {
-            Ok(n) => n,
-            Err(e) => {
-                refuse(&mut stream, e.status(), &[]);
-                return Err(Error::Handshake(e));
+        let extra: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        let mut response = vec![0u8; 512 + extra];
+        match request.accept(&accept, &mut response) {
+            Ok(n) => {
+                response.truncate(n);
+                Some(Answer {
+                    response,
+                    outcome: Ok(Accepted {
+                        request_len: request.len,
+                        subprotocol: acceptance.subprotocol,
+                    }),
+                })
             }
-        };
-        write_all(&mut stream, &out[..n])?;
-        stream.set_timeout(None)?;
-        let leftover = &buf[request.len..];
-        let mut ws = WebSocket::from_upgraded(stream, Role::Server, options, leftover)?;
-        ws.set_subprotocol(acceptance.subprotocol);
-        return Ok(ws);
+            Err(e) => Some(refusal(e.status(), &[], Error::Handshake(e))),
+        }
     }
 }
 
-/// Answers with a status and ends the transport; errors are moot by then.
-fn refuse<S: Transport>(stream: &mut S, status: u16, headers: &[(&str, &str)]) {
-    let mut out = [0u8; 1024];
-    if let Ok(n) = write_rejection(status, headers, &mut out) {
-        let _ = write_all(stream, &out[..n]);
+fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+    headers
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect()
+}
+
+/// An answer with `status` that ends the transport with `error`.
+fn refusal(status: u16, headers: &[(&str, &str)], error: Error) -> Answer {
+    let mut out = vec![0u8; 1024];
+    let n = write_rejection(status, headers, &mut out).unwrap_or(0);
+    out.truncate(n);
+    Answer {
+        response: out,
+        outcome: Err(error),
     }
-    let _ = stream.close_transport();
 }

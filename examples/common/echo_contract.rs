@@ -1,0 +1,127 @@
+//! What `echo_server` and `tokio_echo_server` share: the command line and
+//! the parts of the contract in `../shared/EXAMPLES.md` that do not depend on
+//! the adapter.
+
+use std::process::ExitCode;
+use wsock::CloseCode;
+use wsock::blocking::{Acceptance, Options};
+use wsock::handshake::server::Request;
+
+/// The usage text, for the named server on the named adapter.
+pub fn usage(name: &str, adapter: &str) -> String {
+    format!(
+        "\
+Usage: {name} [--max-connections N] ADDR
+
+A WebSocket echo server on wsock's {adapter} adapter.
+
+  ADDR                 address to listen on, e.g. 127.0.0.1:9001
+  --max-connections N  connections served at once (default 256); more are
+                       refused with HTTP 503
+  --help               print this help
+
+Echoes every text message as text and every binary message as binary, byte
+for byte, up to 64 MiB per message (bigger: close 1009). A text message
+`!close CODE REASON` is not echoed: the server starts the closing handshake
+with that code and reason. Selects the subprotocol `echo` when offered and
+declines every other subprotocol and every extension. Answers pings, echoes a
+client's close code, then closes TCP. Logs one line when listening and one per
+connection."
+    )
+}
+
+/// The parsed command line.
+pub struct Args {
+    pub addr: String,
+    pub max_connections: usize,
+}
+
+/// Parses the command line; on `--help` or an error, the exit code.
+pub fn parse_args(name: &str, adapter: &str) -> Result<Args, ExitCode> {
+    let mut args = std::env::args().skip(1);
+    let mut addr = None;
+    let mut max_connections = 256usize;
+    let usage_error = |message: &str| {
+        eprintln!("{name}: {message}\n\n{}", usage(name, adapter));
+        ExitCode::from(2)
+    };
+    while let Some(arg) = args.next() {
+        match arg.as_str() {
+            "--help" | "-h" => {
+                println!("{}", usage(name, adapter));
+                return Err(ExitCode::SUCCESS);
+            }
+            "--max-connections" => match args.next().and_then(|n| n.parse().ok()) {
+                Some(n) if n > 0 => max_connections = n,
+                _ => return Err(usage_error("--max-connections needs a positive number")),
+            },
+            other if other.starts_with('-') => {
+                return Err(usage_error(&format!("unknown option {other}")));
+            }
+            other if addr.is_none() => addr = Some(other.to_string()),
+            other => return Err(usage_error(&format!("unexpected argument {other}"))),
+        }
+    }
+    match addr {
+        Some(addr) => Ok(Args {
+            addr,
+            max_connections,
+        }),
+        None => Err(usage_error("missing ADDR")),
+    }
+}
+
+/// The largest message echoed, per the contract.
+const MAX_MESSAGE: u64 = 64 << 20;
+
+/// The answer to a connection over the limit (the request is not read).
+pub const BUSY: &[u8] =
+    b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+
+/// The options of a connection: 64 MiB messages.
+pub fn options() -> Options {
+    Options::new().protocol(
+        wsock::Config::new()
+            .max_message_size(MAX_MESSAGE)
+            .max_frame_size(MAX_MESSAGE),
+    )
+}
+
+/// The handshake decision: `echo` is selected when offered.
+pub fn decide(request: &Request<'_>) -> Result<Acceptance, wsock::blocking::Rejection> {
+    let echo = request.subprotocols().any(|p| p == "echo");
+    Ok(Acceptance {
+        subprotocol: echo.then(|| "echo".to_string()),
+        ..Acceptance::default()
+    })
+}
+
+/// A `!close CODE REASON` command in a text message: the close to start.
+/// A code that may not be sent (or is not a number) becomes 1000 with the
+/// whole text as the reason.
+pub fn close_command(text: &str) -> Option<(CloseCode, &str)> {
+    let command = text.strip_prefix("!close ")?;
+    let (code, reason) = command.split_once(' ').unwrap_or((command, ""));
+    let reason = truncate_reason(reason);
+    Some(match code.parse::<u16>().map(CloseCode) {
+        Ok(code) if code.is_sendable() => (code, reason),
+        _ => (CloseCode::NORMAL, truncate_reason(command)),
+    })
+}
+
+/// Cuts a reason to the 123 bytes a close frame allows, on a char boundary.
+fn truncate_reason(reason: &str) -> &str {
+    let mut end = reason.len().min(wsock::close::MAX_REASON_LEN);
+    while !reason.is_char_boundary(end) {
+        end -= 1;
+    }
+    &reason[..end]
+}
+
+/// How a connection ended, as the log line says it.
+pub fn ending(peer_close: Option<String>) -> String {
+    match peer_close {
+        Some(code) => format!("closed by the client ({code})"),
+        None => "closed".to_string(),
+    }
+}

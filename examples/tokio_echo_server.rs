@@ -1,0 +1,108 @@
+//! `tokio_echo_server ADDR` — `echo_server` on wsock's tokio adapter: the
+//! same command line, output and behaviour (`../shared/EXAMPLES.md`), on a
+//! multi-thread runtime with one worker per core.
+
+#[path = "common/echo_contract.rs"]
+mod contract;
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use wsock::tokio::{Error, Message, WebSocket, accept_with};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = match contract::parse_args("tokio_echo_server", "tokio") {
+        Ok(args) => args,
+        Err(code) => return code,
+    };
+    let listener = match TcpListener::bind(&args.addr).await {
+        Ok(listener) => listener,
+        Err(e) => {
+            eprintln!("tokio_echo_server: cannot listen on {}: {e}", args.addr);
+            return ExitCode::FAILURE;
+        }
+    };
+    let local = listener.local_addr().map_or(args.addr, |a| a.to_string());
+    println!("tokio_echo_server listening on ws://{local}");
+    serve(listener, args.max_connections).await;
+    ExitCode::SUCCESS
+}
+
+async fn serve(listener: TcpListener, max_connections: usize) {
+    let slots = Arc::new(Semaphore::new(max_connections));
+    loop {
+        let (stream, peer) = match listener.accept().await {
+            Ok(accepted) => accepted,
+            Err(e) => {
+                eprintln!("accept failed: {e}");
+                // Out of descriptors, say: let connections end first.
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                continue;
+            }
+        };
+        let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
+            tokio::spawn(refuse_busy(stream));
+            println!("{peer}: refused: {max_connections} connections already open");
+            continue;
+        };
+        tokio::spawn(async move {
+            let outcome = handle(stream).await;
+            drop(slot);
+            println!("{peer}: {outcome}");
+        });
+    }
+}
+
+/// Answers 503 without reading the request (the server is full).
+async fn refuse_busy(mut stream: TcpStream) {
+    let _ = tokio::time::timeout(Duration::from_secs(1), stream.write_all(contract::BUSY)).await;
+}
+
+/// Serves one connection; returns the line to log.
+async fn handle(stream: TcpStream) -> String {
+    let _ = stream.set_nodelay(true);
+    let mut ws = match accept_with(stream, contract::options(), contract::decide).await {
+        Ok(ws) => ws,
+        Err(e) => return format!("handshake failed: {e}"),
+    };
+    let mut echoed = 0u64;
+    match echo(&mut ws, &mut echoed).await {
+        Ok(how) => format!("{echoed} messages echoed, {how}"),
+        Err(e) => format!("{echoed} messages echoed, failed: {e}"),
+    }
+}
+
+/// Echoes until the connection ends; returns how it ended.
+async fn echo(ws: &mut WebSocket<TcpStream>, echoed: &mut u64) -> Result<String, Error> {
+    let mut peer_close = None;
+    loop {
+        // Replies are queued by `feed` (which waits while the queue is over
+        // its high-water mark) and flushed before the next read waits, so a
+        // burst of messages is answered with one write.
+        match ws.read().await {
+            Ok(Message::Text(text)) => {
+                if let Some((code, reason)) = contract::close_command(&text) {
+                    ws.close(code, reason).await?;
+                    return Ok(format!("closed by the server with {} {reason:?}", code.0));
+                }
+                ws.feed(Message::Text(text)).await?;
+                *echoed += 1;
+            }
+            Ok(Message::Binary(bytes)) => {
+                ws.feed(Message::Binary(bytes)).await?;
+                *echoed += 1;
+            }
+            Ok(Message::Ping(_) | Message::Pong(_)) => {}
+            Ok(Message::Close(frame)) => {
+                peer_close =
+                    Some(frame.map_or_else(|| "no code".to_string(), |f| f.code.to_string()));
+            }
+            Err(Error::ConnectionClosed) => return Ok(contract::ending(peer_close)),
+            Err(e) => return Err(e),
+        }
+    }
+}

@@ -1,0 +1,683 @@
+//! An async WebSocket for tokio (feature `tokio`), over any
+//! `AsyncRead + AsyncWrite + Unpin` stream.
+//!
+//! The same thin layer as the [blocking adapter](crate::blocking), with
+//! `.await` where that one blocks: a [`Driver`](crate::driver::Driver)
+//! holds the connection, a read buffer and a write queue, and one poll loop
+//! moves bytes between them and the stream. Messages,
+//! options and errors are the blocking adapter's types.
+//!
+//! ```no_run
+//! use wsock::tokio::{connect, Message};
+//! use wsock::CloseCode;
+//!
+//! # async fn run() -> Result<(), wsock::tokio::Error> {
+//! let mut ws = connect("ws://127.0.0.1:9001/chat").await?;
+//! ws.send(Message::Text("Hello, WebSocket!".into())).await?;
+//! if let Message::Text(text) = ws.read().await? {
+//!     println!("{text}");
+//! }
+//! ws.close(CloseCode::NORMAL, "bye").await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`WebSocket`] is also a [`Stream`] of messages and a [`Sink`] for them,
+//! for `futures`' combinators.
+//!
+//! ## Cancel safety
+//!
+//! Every future of this module can be dropped at any `.await` (in a
+//! `select!`, by a timeout) without losing, duplicating or corrupting
+//! anything: all progress is kept in the `WebSocket`, never in the future,
+//! so the next call goes on from where the dropped one stopped.
+//!
+//! | method | if the future is dropped before it completes |
+//! |---|---|
+//! | [`read`](WebSocket::read), `next()` ([`Stream`]), [`read_event_with`](WebSocket::read_event_with) | no message or event was consumed; a message read in part stays buffered for the next call |
+//! | [`feed`](WebSocket::feed), `poll_ready` ([`Sink`]) | the message was not taken (it is taken in the poll that completes) |
+//! | [`send`](WebSocket::send) | the message is either not taken (dropped while waiting for room in the queue) or queued whole, and goes out with the next `flush`, `send`, `read` or `close` |
+//! | [`flush`](WebSocket::flush) | what was not written stays queued, in order |
+//! | [`close`](WebSocket::close) | our close frame is queued (once); calling `close` again goes on, within the same deadline |
+//!
+//! ## Backpressure
+//!
+//! [`send`](WebSocket::send) and [`feed`](WebSocket::feed) wait while
+//! [`Options::write_high_water`] bytes or more are queued, so a peer that
+//! never reads holds a bounded amount of memory. Messages of 64 KiB or more
+//! are not copied into the queue: their payload is kept and encoded into
+//! the queue 64 KiB at a time as it drains.
+
+mod client;
+mod server;
+
+pub use crate::blocking::{Acceptance, CloseFrame, Error, Message, Options, Rejection};
+pub use client::{ClientBuilder, client, connect};
+pub use server::{accept, accept_with};
+
+use crate::blocking::{
+    KEEP_WRITE_CAPACITY, MaskRng, StdDriver, Step, ended, message_step, new_driver, whole_message,
+};
+use crate::close::CloseCode;
+use crate::config::Role;
+use crate::connection::{Connection, State};
+use crate::driver::{Next, Reply};
+use crate::error::ProtocolError;
+use crate::event::{Event, Outgoing};
+use crate::message::MessageAssembler;
+use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::time::Sleep;
+use core::future::poll_fn;
+use core::pin::Pin;
+use core::task::{Context, Poll, ready};
+use futures_core::Stream;
+use futures_sink::Sink;
+use std::boxed::Box;
+use std::io;
+use std::string::String;
+use std::time::Duration;
+use std::vec::Vec;
+
+/// A WebSocket over a tokio stream, after the opening handshake.
+///
+/// `Send` when the stream is, and `Unpin`.
+#[derive(Debug)]
+pub struct WebSocket<S> {
+    io: Io<S>,
+    assembler: MessageAssembler<Vec<u8>>,
+    /// A control message that was read and is returned once the reply it
+    /// called for (pong, close reply) is written: kept here, not in the
+    /// future, so a dropped `read` loses nothing.
+    control: Option<Message>,
+    close_timeout: Option<Duration>,
+    /// The closing handshake's deadline, set when it begins (whichever side
+    /// began it): it bounds the whole phase.
+    close_deadline: Option<Pin<Box<Sleep>>>,
+    write_high_water: usize,
+    subprotocol: Option<String>,
+    /// The [`Stream`] has ended.
+    ended: bool,
+}
+
+/// The stream and the driver: the adapter's I/O.
+#[derive(Debug)]
+struct Io<S> {
+    stream: S,
+    driver: StdDriver,
+    /// A big data frame whose header is queued and whose payload is
+    /// encoded into the queue piece by piece as it drains.
+    streaming: Option<Streaming>,
+}
+
+#[derive(Debug)]
+struct Streaming {
+    payload: Vec<u8>,
+    /// Payload bytes queued so far.
+    taken: usize,
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
+    /// Runs one driver operation to its end: the adapter's only I/O loop.
+    /// Returns `Pending` when the stream does; all progress is in the
+    /// driver, so polling again goes on.
+    fn poll_run<U>(
+        &mut self,
+        cx: &mut Context<'_>,
+        mut op: impl FnMut(&mut StdDriver) -> Next<Result<U, Error>>,
+    ) -> Poll<Result<U, Error>> {
+        loop {
+            match op(&mut self.driver) {
+                Next::Ready(result) => return Poll::Ready(result),
+                Next::Read => {
+                    let mut buf = ReadBuf::new(self.driver.input_space());
+                    match ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)) {
+                        Ok(()) => {
+                            let n = buf.filled().len();
+                            self.driver.input_filled(n);
+                        }
+                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Err(e) => return Poll::Ready(Err(self.io_error(cx, e))),
+                    }
+                }
+                Next::Write => ready!(self.poll_write_out(cx))?,
+                Next::Shutdown => ready!(self.poll_shut_down(cx)),
+            }
+        }
+    }
+
+    /// Writes the queue until it is empty (and the streamed frame, if one
+    /// is going out, to its end), then flushes the stream.
+    fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        loop {
+            while self.driver.has_pending_output() {
+                let written =
+                    ready!(Pin::new(&mut self.stream).poll_write(cx, self.driver.pending_output()));
+                match written {
+                    Ok(0) => {
+                        let e = io::ErrorKind::WriteZero.into();
+                        return Poll::Ready(Err(self.io_error(cx, e)));
+                    }
+                    Ok(n) => self.driver.output_written(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Poll::Ready(Err(self.io_error(cx, e))),
+                }
+            }
+            if !self.queue_next_piece()? {
+                break;
+            }
+        }
+        // A TLS stream holds records until it is flushed.
+        match ready!(Pin::new(&mut self.stream).poll_flush(cx)) {
+            Ok(()) => Poll::Ready(Ok(())),
+            Err(e) => Poll::Ready(Err(self.io_error(cx, e))),
+        }
+    }
+
+    /// Queues the next piece of the streamed frame, if one is going out;
+    /// false if there is none.
+    fn queue_next_piece(&mut self) -> Result<bool, Error> {
+        let Some(streaming) = &mut self.streaming else {
+            return Ok(false);
+        };
+        let buffer = self.driver.output_buffer_mut();
+        if buffer.len() < KEEP_WRITE_CAPACITY {
+            buffer.resize(KEEP_WRITE_CAPACITY, 0);
+        }
+        let n = self
+            .driver
+            .queue_payload(&streaming.payload[streaming.taken..])
+            .map_err(Error::Send)?;
+        streaming.taken += n;
+        if streaming.taken == streaming.payload.len() {
+            self.streaming = None;
+        }
+        Ok(true)
+    }
+
+    /// Ends the transport (our side of TCP: a FIN; over TLS a close_notify
+    /// first). Its errors are moot: the connection is over.
+    fn poll_shut_down(&mut self, cx: &mut Context<'_>) -> Poll<()> {
+        if !self.driver.is_shut_down() {
+            let _ = ready!(Pin::new(&mut self.stream).poll_shutdown(cx));
+            self.driver.shut_down();
+        }
+        Poll::Ready(())
+    }
+
+    /// The error to report for an I/O error (as the blocking adapter's):
+    /// the protocol error whose close frame could not be written (the
+    /// transport is then ended), or the I/O error itself.
+    fn io_error(&mut self, cx: &mut Context<'_>, error: io::Error) -> Error {
+        match self.driver.connection().failure() {
+            Some(e) if e != ProtocolError::UnexpectedEof => {
+                // One try: a stream that cannot even write has no FIN to send.
+                let _ = self.poll_shut_down(cx);
+                self.driver.shut_down();
+                Error::Protocol(e)
+            }
+            _ => Error::Io(error),
+        }
+    }
+}
+
+impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
+    /// Wraps a stream on which the opening handshake already happened (for
+    /// custom handshakes, e.g. an HTTP server's upgrade); `leftover` holds
+    /// bytes read past the handshake.
+    pub fn from_upgraded(
+        stream: S,
+        role: Role,
+        options: Options,
+        leftover: &[u8],
+    ) -> Result<Self, Error> {
+        Ok(WebSocket {
+            io: Io {
+                stream,
+                driver: new_driver(role, &options, leftover)?,
+                streaming: None,
+            },
+            assembler: MessageAssembler::new(Vec::new()),
+            control: None,
+            close_timeout: options.close_timeout,
+            close_deadline: None,
+            write_high_water: options.write_high_water,
+            subprotocol: None,
+            ended: false,
+        })
+    }
+
+    /// Reads the next message: a whole text or binary message, or a control
+    /// frame. Pings are answered and a peer's close is replied to before this
+    /// returns. After the closing handshake it returns
+    /// [`Error::ConnectionClosed`]. Once the closing handshake has begun it
+    /// is bounded by [`Options::close_timeout`] (then the transport is ended
+    /// and the error is a timeout).
+    ///
+    /// Cancel-safe: a dropped `read` consumed no message.
+    pub async fn read(&mut self) -> Result<Message, Error> {
+        poll_fn(|cx| self.poll_read(cx)).await
+    }
+
+    /// [`read`](WebSocket::read) as a poll function.
+    pub fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        loop {
+            if let Some(message) = self.control.take() {
+                // Send the pong or the close reply now, not at the next call
+                // (and, as a server after the close reply, end the transport).
+                match self.poll_flush_queue(cx) {
+                    Poll::Pending => {
+                        self.control = Some(message);
+                        return self.poll_pending_close(cx);
+                    }
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => return Poll::Ready(Ok(message)),
+                }
+            }
+            let assembler = &mut self.assembler;
+            let step = self.io.poll_run(cx, |driver| {
+                loop {
+                    let next = driver.poll_event(|event, _| message_step(assembler, event));
+                    match next {
+                        Next::Ready(Ok(Step::Continue)) => continue,
+                        // The message is too big: the loop writes the close for it.
+                        Next::Ready(Ok(Step::Fail(e))) => driver.connection_mut().fail(e),
+                        other => return other.map_ready(|r| r.map_err(ended)),
+                    }
+                }
+            });
+            match step {
+                Poll::Pending => return self.poll_pending_close(cx),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(Step::Whole(kind))) => {
+                    return Poll::Ready(whole_message(&mut self.assembler, kind));
+                }
+                Poll::Ready(Ok(Step::Control(message))) => self.control = Some(message),
+                Poll::Ready(Ok(Step::Continue | Step::Fail(_))) => {
+                    unreachable!("handled in the loop")
+                }
+            }
+        }
+    }
+
+    /// `Pending`, unless the closing handshake's deadline has passed: then
+    /// the transport is ended and the error is a timeout.
+    fn poll_pending_close<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        if self.state() == State::Open {
+            return Poll::Pending;
+        }
+        match self.poll_close_deadline(cx) {
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            _ => Poll::Pending,
+        }
+    }
+
+    /// Starts the closing handshake's deadline (once), and when it has
+    /// passed ends the transport and fails with a timeout.
+    fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        let Some(timeout) = self.close_timeout else {
+            return Poll::Ready(Ok(()));
+        };
+        if self.io.driver.is_shut_down() && self.io.driver.connection().state() == State::Closed {
+            return Poll::Ready(Ok(()));
+        }
+        let deadline = self
+            .close_deadline
+            .get_or_insert_with(|| Box::pin(::tokio::time::sleep(timeout)));
+        match deadline.as_mut().poll(cx) {
+            Poll::Pending => Poll::Ready(Ok(())),
+            Poll::Ready(()) => {
+                let _ = self.io.poll_shut_down(cx);
+                self.io.driver.shut_down();
+                Poll::Ready(Err(Error::Io(io::Error::new(
+                    io::ErrorKind::TimedOut,
+                    "the peer did not complete the closing handshake in time",
+                ))))
+            }
+        }
+    }
+
+    /// Reads the next event and hands it to `f`, zero-copy: data arrives in
+    /// chunks borrowed from the read buffer (a message of any size passes
+    /// through it), control frames whole. Owed pongs and close replies are
+    /// sent before the next read.
+    ///
+    /// Cancel-safe: `f` runs in the poll that completes, so a dropped
+    /// future consumed no event.
+    pub async fn read_event_with<T>(
+        &mut self,
+        mut f: impl FnMut(Event<'_>) -> T,
+    ) -> Result<T, Error> {
+        poll_fn(|cx| {
+            self.io.poll_run(cx, |driver| {
+                driver
+                    .poll_event(|event, _| f(event))
+                    .map_ready(|r| r.map_err(ended))
+            })
+        })
+        .await
+    }
+
+    /// Reads the next event and hands it to `f` with a [`Reply`] handle, so
+    /// that a received chunk can be answered, echoed or forwarded while it is
+    /// borrowed from the read buffer: the reply is queued (one copy) and
+    /// written with the next flush — a read flushes before it waits, so a
+    /// burst of echoes is one write.
+    ///
+    /// ```no_run
+    /// # async fn echo(mut ws: wsock::tokio::WebSocket<tokio::net::TcpStream>) -> Result<(), wsock::tokio::Error> {
+    /// use wsock::{Event, Outgoing};
+    /// loop {
+    ///     ws.read_event_and_reply(|event, mut reply| match event {
+    ///         Event::Data(chunk) => reply.queue(Outgoing::Fragment {
+    ///             kind: chunk.kind,
+    ///             payload: chunk.payload,
+    ///             last: chunk.last,
+    ///         }),
+    ///         _ => Ok(()),
+    ///     })
+    ///     .await??;
+    /// }
+    /// # }
+    /// ```
+    ///
+    /// Cancel-safe, as [`read_event_with`](WebSocket::read_event_with).
+    pub async fn read_event_and_reply<T>(
+        &mut self,
+        mut f: impl FnMut(Event<'_>, Reply<'_, MaskRng, Vec<u8>>) -> T,
+    ) -> Result<T, Error> {
+        poll_fn(|cx| {
+            self.io.poll_run(cx, |driver| {
+                driver.poll_event(&mut f).map_ready(|r| r.map_err(ended))
+            })
+        })
+        .await
+    }
+
+    /// True when bytes already read from the stream wait to be decoded.
+    pub fn has_buffered_input(&self) -> bool {
+        self.io.driver.has_input()
+    }
+
+    /// Queues a frame (after any owed pong or close reply), without waiting:
+    /// [`flush`](WebSocket::flush) writes the queue, and so does the next
+    /// read before it waits. No backpressure: use [`feed`](WebSocket::feed)
+    /// or [`send`](WebSocket::send) for that. The frame is copied into the
+    /// queue whole.
+    ///
+    /// Errors: [`Error::Send`] means the frame was refused and nothing
+    /// changed (e.g. while a big message from `send` is still going out:
+    /// flush first).
+    pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        if self.io.streaming.is_some() {
+            return Err(Error::Send(crate::SendError::FrameInProgress));
+        }
+        self.io.driver.queue_owed();
+        self.io.driver.queue(frame).map_err(Error::Send)
+    }
+
+    /// Queues a message once the queue is below the high-water mark.
+    ///
+    /// Cancel-safe: the message is taken in the poll that completes, so a
+    /// dropped `feed` did not take it.
+    pub async fn feed(&mut self, message: Message) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_room(cx)).await?;
+        self.queue_message(message)
+    }
+
+    /// Sends a message: [`feed`](WebSocket::feed), then
+    /// [`flush`](WebSocket::flush).
+    ///
+    /// Cancel-safe in the sense of the [table](self#cancel-safety): a
+    /// dropped `send` either did not take the message or queued it whole.
+    pub async fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.feed(message).await?;
+        self.flush().await
+    }
+
+    /// Writes everything queued (and the rest of a big message going out).
+    ///
+    /// Cancel-safe: what was not written stays queued, in order; after an
+    /// error nothing is lost either: call it again.
+    pub async fn flush(&mut self) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_flush_queue(cx)).await
+    }
+
+    /// Bytes queued and not yet written, with the unqueued rest of a big
+    /// message going out (like a browser's `bufferedAmount`).
+    pub fn buffered_amount(&self) -> usize {
+        let streamed = self
+            .io
+            .streaming
+            .as_ref()
+            .map_or(0, |s| s.payload.len() - s.taken);
+        self.io.driver.pending_output().len() + streamed
+    }
+
+    /// Runs the closing handshake (§7.1.2): sends a close frame with `code`
+    /// and `reason` (unless one was sent), reads until the peer's close
+    /// arrives (messages in between are dropped), then ends the transport —
+    /// at once as a server, after the server ends it as a client. Bounded by
+    /// [`Options::close_timeout`].
+    ///
+    /// Cancel-safe: the close frame is queued once; calling `close` again
+    /// goes on within the same deadline.
+    pub async fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        poll_fn(|cx| self.poll_close_with(cx, code, reason)).await
+    }
+
+    fn poll_close_with(
+        &mut self,
+        cx: &mut Context<'_>,
+        code: CloseCode,
+        reason: &str,
+    ) -> Poll<Result<(), Error>> {
+        if self.state() == State::Open {
+            // A big message going out ends first: a close cannot go inside it.
+            if self.io.streaming.is_some() {
+                match self.poll_flush_queue(cx) {
+                    Poll::Pending => return Poll::Pending,
+                    Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                    Poll::Ready(Ok(())) => {}
+                }
+            }
+            self.write(Outgoing::Close(Some((code, reason))))?;
+        }
+        loop {
+            match ready!(self.poll_read(cx)) {
+                Ok(_) => continue,
+                Err(Error::ConnectionClosed) => return Poll::Ready(Ok(())),
+                Err(e) => {
+                    let _ = self.io.poll_shut_down(cx);
+                    self.io.driver.shut_down();
+                    return Poll::Ready(Err(e));
+                }
+            }
+        }
+    }
+
+    /// Where the closing handshake stands.
+    pub fn state(&self) -> State {
+        self.io.driver.connection().state()
+    }
+
+    /// The subprotocol agreed in the handshake.
+    pub fn subprotocol(&self) -> Option<&str> {
+        self.subprotocol.as_deref()
+    }
+
+    /// The sans-IO connection underneath.
+    pub fn connection(&self) -> &Connection<impl rand_core::Rng> {
+        self.io.driver.connection()
+    }
+
+    /// The stream.
+    pub fn get_ref(&self) -> &S {
+        &self.io.stream
+    }
+
+    /// The stream, mutably. Reading or writing it directly corrupts the
+    /// WebSocket stream.
+    pub fn get_mut(&mut self) -> &mut S {
+        &mut self.io.stream
+    }
+
+    /// Gives the stream back.
+    pub fn into_inner(self) -> S {
+        self.io.stream
+    }
+
+    /// Ready once the queue is below the high-water mark and no big message
+    /// is going out (writing meanwhile).
+    fn poll_room(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        if self.io.streaming.is_some() || self.buffered_amount() >= self.write_high_water {
+            ready!(self.poll_flush_queue(cx))?;
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    /// Takes a message into the queue: small ones are copied in, big data
+    /// messages are kept and streamed (see [`Io::queue_next_piece`]).
+    fn queue_message(&mut self, message: Message) -> Result<(), Error> {
+        let big = match &message {
+            Message::Text(t) => t.len() >= KEEP_WRITE_CAPACITY,
+            Message::Binary(b) => b.len() >= KEEP_WRITE_CAPACITY,
+            _ => false,
+        };
+        if !big || self.io.streaming.is_some() {
+            return self.write(message.as_outgoing());
+        }
+        let Some((kind, payload, last)) = message.as_outgoing().as_data() else {
+            unreachable!("only data messages are big");
+        };
+        let len = payload.len() as u64;
+        let driver = &mut self.io.driver;
+        driver.queue_owed();
+        // Room for the header behind what is queued.
+        let want = driver.queued_end() + 16;
+        let buffer = driver.output_buffer_mut();
+        if buffer.len() < want {
+            buffer.resize(want, 0);
+        }
+        driver
+            .queue_frame_start(kind, len, last)
+            .map_err(Error::Send)?;
+        let payload = match message {
+            Message::Text(t) => t.into_bytes(),
+            Message::Binary(b) => b,
+            _ => unreachable!("only data messages are big"),
+        };
+        self.io.streaming = Some(Streaming { payload, taken: 0 });
+        Ok(())
+    }
+
+    /// Writes the queue and any big message going out to the end; closes
+    /// the transport if the connection is done with it.
+    fn poll_flush_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        ready!(
+            self.io
+                .poll_run(cx, |driver| driver.poll_flush().map_ready(Ok))
+        )?;
+        // A queue grown by a burst shrinks back.
+        let buffer = self.io.driver.output_buffer_mut();
+        if buffer.len() > KEEP_WRITE_CAPACITY && !self.io.driver.has_pending_output() {
+            let buffer = self.io.driver.output_buffer_mut();
+            buffer.truncate(KEEP_WRITE_CAPACITY);
+            buffer.shrink_to(KEEP_WRITE_CAPACITY);
+        }
+        Poll::Ready(Ok(()))
+    }
+
+    pub(crate) fn set_subprotocol(&mut self, subprotocol: Option<String>) {
+        self.subprotocol = subprotocol;
+    }
+}
+
+/// Incoming messages, as [`WebSocket::read`] returns them; the stream ends
+/// after the closing handshake, or after yielding an error.
+impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
+    type Item = Result<Message, Error>;
+
+    fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        let this = self.get_mut();
+        if this.ended {
+            return Poll::Ready(None);
+        }
+        match ready!(this.poll_read(cx)) {
+            Ok(message) => Poll::Ready(Some(Ok(message))),
+            Err(Error::ConnectionClosed) => {
+                this.ended = true;
+                Poll::Ready(None)
+            }
+            Err(e) => {
+                this.ended = true;
+                Poll::Ready(Some(Err(e)))
+            }
+        }
+    }
+}
+
+/// Messages out, with backpressure: `poll_ready` waits while the queue is at
+/// the high-water mark; `poll_close` runs the closing handshake with code
+/// 1000 (reading and dropping messages until the peer's close).
+impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
+    type Error = Error;
+
+    fn poll_ready(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_room(cx)
+    }
+
+    fn start_send(self: Pin<&mut Self>, message: Message) -> Result<(), Error> {
+        self.get_mut().queue_message(message)
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_flush_queue(cx)
+    }
+
+    fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        self.get_mut().poll_close_with(cx, CloseCode::NORMAL, "")
+    }
+}
+
+/// Runs a handshake `phase`, failing with a timeout when it takes longer
+/// than `limit` (however slowly its bytes trickle in).
+async fn within<T>(
+    limit: Option<Duration>,
+    phase: impl Future<Output = Result<T, Error>>,
+) -> Result<T, Error> {
+    match limit {
+        None => phase.await,
+        Some(limit) => match ::tokio::time::timeout(limit, phase).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Io(io::Error::new(
+                io::ErrorKind::TimedOut,
+                "the opening handshake did not complete in time",
+            ))),
+        },
+    }
+}
+
+/// Appends what the stream has (up to 2 KiB) to a handshake buffer. The
+/// handshake parsers bound the buffer's growth with `max_header_bytes`.
+async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error> {
+    use ::tokio::io::AsyncReadExt;
+    let start = buf.len();
+    buf.resize(start + 2048, 0);
+    let read = stream.read(&mut buf[start..]).await;
+    match read {
+        Ok(0) => {
+            buf.truncate(start);
+            Err(Error::Io(io::Error::new(
+                io::ErrorKind::UnexpectedEof,
+                "the peer closed the connection during the opening handshake",
+            )))
+        }
+        Ok(n) => {
+            buf.truncate(start + n);
+            Ok(())
+        }
+        Err(e) => {
+            buf.truncate(start);
+            Err(Error::Io(e))
+        }
+    }
+}

@@ -1,0 +1,268 @@
+//! The tokio adapter over real loopback TCP: connect and accept, the
+//! `Stream` + `Sink` API, big messages, backpressure, and the deadlines of
+//! the opening and closing handshakes.
+#![cfg(feature = "tokio")]
+
+use futures_util::StreamExt;
+use std::time::{Duration, Instant};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use wsock::tokio::{
+    Acceptance, ClientBuilder, Error, Message, Options, WebSocket, accept, accept_with, connect,
+};
+use wsock::{CloseCode, Config, State};
+
+/// A listener on a free loopback port and its `ws://` URL.
+async fn listen() -> (TcpListener, String) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    (listener, url)
+}
+
+/// Accepts one connection and echoes text and binary messages with the
+/// `Stream` + `Sink` API until the client closes.
+async fn echo_once(listener: TcpListener, options: Options) -> Result<u64, Error> {
+    let (tcp, _) = listener.accept().await?;
+    let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).await?;
+    let mut echoed = 0;
+    while let Some(message) = ws.next().await {
+        if let m @ (Message::Text(_) | Message::Binary(_)) = message? {
+            ws.send(m).await?;
+            echoed += 1;
+        }
+    }
+    Ok(echoed)
+}
+
+#[tokio::test]
+async fn echo_over_tcp_with_stream_and_sink() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(echo_once(listener, Options::new()));
+    let mut ws = connect(&url).await.unwrap();
+    let messages = vec![
+        Message::Text("hello".into()),
+        Message::Binary(vec![]),
+        Message::Text("é€😀".repeat(1000)),
+        Message::Binary((0..=255).cycle().take(200_000).collect()),
+    ];
+    for m in &messages {
+        ws.feed(m.clone()).await.unwrap();
+    }
+    ws.flush().await.unwrap();
+    for m in &messages {
+        assert_eq!(&ws.read().await.unwrap(), m);
+    }
+    ws.close(CloseCode::NORMAL, "bye").await.unwrap();
+    assert_eq!(ws.state(), State::Closed);
+    assert_eq!(server.await.unwrap().unwrap(), 4);
+}
+
+#[tokio::test]
+async fn the_futures_and_the_websocket_are_send() {
+    fn is_send<T: Send>(_: &T) {}
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(echo_once(listener, Options::new()));
+    let connecting = connect(&url);
+    is_send(&connecting);
+    let mut ws = connecting.await.unwrap();
+    is_send(&ws);
+    // A client (which holds its CSPRNG) runs on another task of the
+    // multi-thread runtime.
+    let task = tokio::spawn(async move {
+        ws.send(Message::Text("from a task".into())).await?;
+        let echo = ws.read().await?;
+        ws.close(CloseCode::NORMAL, "").await?;
+        Ok::<_, Error>(echo)
+    });
+    assert_eq!(
+        task.await.unwrap().unwrap(),
+        Message::Text("from a task".into())
+    );
+    server.await.unwrap().unwrap();
+}
+
+#[tokio::test]
+async fn subprotocols_and_refusals() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(async move {
+        for _ in 0..2 {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let result = accept_with(tcp, Options::new(), |request| {
+                if request.path != "/chat" {
+                    return Err(404.into());
+                }
+                let chat = request.subprotocols().find(|p| *p == "chat");
+                Ok(Acceptance {
+                    subprotocol: chat.map(String::from),
+                    ..Acceptance::default()
+                })
+            })
+            .await;
+            match result {
+                Ok(mut ws) => {
+                    assert_eq!(ws.subprotocol(), Some("chat"));
+                    while ws.next().await.is_some() {}
+                }
+                Err(e) => assert!(matches!(e, Error::Refused { status: 404 }), "{e}"),
+            }
+        }
+    });
+    let refused = ClientBuilder::new(&format!("{url}elsewhere"))
+        .connect()
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(refused, Error::Handshake(_)),
+        "a 404 is a failed handshake: {refused}"
+    );
+    let mut ws = ClientBuilder::new(&format!("{url}chat"))
+        .subprotocols(&["v2", "chat"])
+        .connect()
+        .await
+        .unwrap();
+    assert_eq!(ws.subprotocol(), Some("chat"));
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    server.await.unwrap();
+}
+
+#[tokio::test]
+async fn a_trickled_request_cannot_outlast_the_handshake_timeout() {
+    let (listener, url) = listen().await;
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_string();
+    // One byte every 100 ms: each read is quick, the handshake is not.
+    let trickle = tokio::spawn(async move {
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        for b in b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n".iter() {
+            if tcp.write_all(&[*b]).await.is_err() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    let (tcp, _) = listener.accept().await.unwrap();
+    let options = Options::new().handshake_timeout(Some(Duration::from_millis(500)));
+    let started = Instant::now();
+    let err = accept_with(tcp, options, |_| Ok(Acceptance::default()))
+        .await
+        .unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    trickle.abort();
+}
+
+#[tokio::test]
+async fn a_peer_that_never_answers_our_close_is_dropped_at_the_close_timeout() {
+    let (listener, url) = listen().await;
+    // A server that completes the handshake, then never reads again.
+    let silent = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let ws = accept(tcp).await.unwrap();
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        drop(ws);
+    });
+    let options = Options::new().close_timeout(Some(Duration::from_millis(300)));
+    let mut ws = ClientBuilder::new(&url)
+        .options(options)
+        .connect()
+        .await
+        .unwrap();
+    let started = Instant::now();
+    let err = ws.close(CloseCode::NORMAL, "").await.unwrap_err();
+    assert!(err.is_timeout(), "{err}");
+    assert!(started.elapsed() < Duration::from_secs(2));
+    silent.abort();
+}
+
+#[tokio::test]
+async fn send_waits_for_a_peer_that_does_not_read() {
+    let (listener, url) = listen().await;
+    let (tcp_tx, tcp_rx) = tokio::sync::oneshot::channel();
+    // A server that accepts, then reads nothing until told to.
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = accept_with(
+            tcp,
+            Options::new().protocol(Config::new().max_message_size(1 << 30)),
+            |_| Ok(Acceptance::default()),
+        )
+        .await
+        .unwrap();
+        tcp_rx.await.unwrap();
+        let mut bytes = 0u64;
+        while let Some(m) = ws.next().await {
+            if let Message::Binary(b) = m.unwrap() {
+                bytes += b.len() as u64;
+            }
+        }
+        bytes
+    });
+    let high_water = 64 * 1024;
+    let mut ws = ClientBuilder::new(&url)
+        .options(Options::new().write_high_water(high_water))
+        .connect()
+        .await
+        .unwrap();
+    let chunk = vec![7u8; 16 * 1024];
+    let mut sent = 0u64;
+    // Feeds until the socket buffers are full: then `feed` waits.
+    let stalled = loop {
+        let feed = ws.feed(Message::Binary(chunk.clone()));
+        match tokio::time::timeout(Duration::from_millis(300), feed).await {
+            Ok(result) => {
+                result.unwrap();
+                sent += chunk.len() as u64;
+                assert!(sent < 512 << 20, "the queue never filled");
+            }
+            Err(_) => break true,
+        }
+    };
+    assert!(stalled);
+    // The queue holds at most the high-water mark plus one message.
+    assert!(ws.buffered_amount() < high_water + chunk.len() + 64);
+    tcp_tx.send(()).unwrap();
+    ws.flush().await.unwrap();
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(server.await.unwrap(), sent);
+}
+
+#[tokio::test]
+async fn a_message_over_the_limit_closes_with_1009() {
+    let (listener, url) = listen().await;
+    let options = Options::new().protocol(Config::new().max_message_size(1000));
+    let server = tokio::spawn(echo_once(listener, options));
+    let mut ws: WebSocket<TcpStream> = connect(&url).await.unwrap();
+    ws.send(Message::Binary(vec![0; 5000])).await.unwrap();
+    match ws.read().await.unwrap() {
+        Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode(1009)),
+        other => panic!("expected close 1009, got {other:?}"),
+    }
+    assert!(matches!(ws.read().await, Err(Error::ConnectionClosed)));
+    let err = server.await.unwrap().unwrap_err();
+    assert!(matches!(err, Error::Protocol(_)), "{err}");
+}
+
+#[tokio::test]
+async fn raw_bytes_after_the_handshake_are_kept() {
+    // The client's first frame arrives in the same segment as its request.
+    let (listener, _) = listen().await;
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = accept(tcp).await.unwrap();
+        ws.read().await.unwrap()
+    });
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    let mut bytes = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        .to_vec();
+    // A masked text frame "hi" with an all-zero key.
+    bytes.extend_from_slice(&[0x81, 0x82, 0, 0, 0, 0, b'h', b'i']);
+    tcp.write_all(&bytes).await.unwrap();
+    let mut response = [0u8; 129];
+    let _ = tcp.read(&mut response).await.unwrap();
+    assert!(response.starts_with(b"HTTP/1.1 101"));
+    assert_eq!(server.await.unwrap(), Message::Text("hi".into()));
+}
