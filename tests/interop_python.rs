@@ -1,6 +1,9 @@
 //! Interoperability with an independent implementation: the Python
 //! `websockets` library, in both directions, over 127.0.0.1.
 //!
+//! Every scenario runs twice, on the blocking adapter (module `blocking`)
+//! and on the tokio adapter (module `tokio_adapter`), through [`Peer`].
+//!
 //! * wsock client (`ClientBuilder`) ↔ `tests/python/ws_echo_server.py`
 //!   (an asyncio `websockets` echo server with a few text commands);
 //! * `tests/python/ws_client.py` (a sync `websockets` client running one
@@ -10,7 +13,9 @@
 //! `<repo>/.venv/bin/python` (created by `.ci/autobahn.sh`). They are ignored
 //! by a plain `cargo test`; run them with
 //! `cargo test --test interop_python -- --ignored`. Without that Python they
-//! fail, loudly, rather than pass silently.
+//! fail, loudly, rather than pass silently. They need the `tokio` feature
+//! (`--all-features`, as CI runs them).
+#![cfg(feature = "tokio")]
 
 use std::io::{BufRead, BufReader, Read};
 use std::net::{TcpListener, TcpStream};
@@ -22,8 +27,8 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use wsock::blocking::{
-    Acceptance, ClientBuilder, CloseFrame, Error, MaybeTlsStream, Message, Options, Transport,
-    WebSocket, accept_with,
+    Acceptance, ClientBuilder, CloseFrame, Error, Message, Options, Transport, WebSocket,
+    accept_with,
 };
 use wsock::{CloseCode, DataKind, Outgoing};
 
@@ -194,15 +199,119 @@ impl PythonServer {
 
 // --- the wsock client ----------------------------------------------------------------
 
-fn connect_wsock(url: &str, subprotocols: &[&str]) -> WebSocket<MaybeTlsStream> {
-    let mut ws = ClientBuilder::new(url)
-        .subprotocols(subprotocols)
-        .connect()
-        .unwrap_or_else(|e| panic!("wsock client: cannot connect to {url}: {e}"));
-    ws.get_mut()
-        .set_timeout(Some(TIMEOUT))
-        .expect("set the read timeout");
-    ws
+/// The adapter a scenario runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Adapter {
+    Blocking,
+    Tokio,
+}
+
+/// The wsock side of a scenario, on either std adapter.
+trait Peer {
+    fn read(&mut self) -> Result<Message, Error>;
+    fn send(&mut self, message: Message) -> Result<(), Error>;
+    fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error>;
+    fn flush(&mut self) -> Result<(), Error>;
+    fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error>;
+    fn subprotocol(&self) -> Option<&str>;
+}
+
+impl<S: Transport> Peer for WebSocket<S> {
+    fn read(&mut self) -> Result<Message, Error> {
+        WebSocket::read(self)
+    }
+    fn send(&mut self, message: Message) -> Result<(), Error> {
+        WebSocket::send(self, message)
+    }
+    fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        WebSocket::write(self, frame)
+    }
+    fn flush(&mut self) -> Result<(), Error> {
+        WebSocket::flush(self)
+    }
+    fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        WebSocket::close(self, code, reason)
+    }
+    fn subprotocol(&self) -> Option<&str> {
+        WebSocket::subprotocol(self)
+    }
+}
+
+/// A tokio WebSocket driven to completion on its own runtime, each call
+/// bounded by [`TIMEOUT`] as the blocking side's socket timeout bounds it.
+struct TokioPeer {
+    runtime: tokio::runtime::Runtime,
+    ws: wsock::tokio::WebSocket<tokio::net::TcpStream>,
+}
+
+impl TokioPeer {
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("a tokio runtime")
+    }
+
+    fn run<T>(
+        &mut self,
+        op: impl AsyncFnOnce(&mut wsock::tokio::WebSocket<tokio::net::TcpStream>) -> Result<T, Error>,
+    ) -> Result<T, Error> {
+        let ws = &mut self.ws;
+        self.runtime.block_on(async move {
+            match tokio::time::timeout(TIMEOUT, op(ws)).await {
+                Ok(result) => result,
+                Err(_) => Err(Error::Io(std::io::ErrorKind::TimedOut.into())),
+            }
+        })
+    }
+}
+
+impl Peer for TokioPeer {
+    fn read(&mut self) -> Result<Message, Error> {
+        self.run(async |ws| ws.read().await)
+    }
+    fn send(&mut self, message: Message) -> Result<(), Error> {
+        self.run(async |ws| ws.send(message).await)
+    }
+    fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        self.ws.write(frame)
+    }
+    fn flush(&mut self) -> Result<(), Error> {
+        self.run(async |ws| ws.flush().await)
+    }
+    fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
+        self.run(async |ws| ws.close(code, reason).await)
+    }
+    fn subprotocol(&self) -> Option<&str> {
+        self.ws.subprotocol()
+    }
+}
+
+fn connect_wsock(adapter: Adapter, url: &str, subprotocols: &[&str]) -> Box<dyn Peer> {
+    let why = |e: Error| format!("wsock client ({adapter:?}): cannot connect to {url}: {e}");
+    match adapter {
+        Adapter::Blocking => {
+            let mut ws = ClientBuilder::new(url)
+                .subprotocols(subprotocols)
+                .connect()
+                .unwrap_or_else(|e| panic!("{}", why(e)));
+            ws.get_mut()
+                .set_timeout(Some(TIMEOUT))
+                .expect("set the read timeout");
+            Box::new(ws)
+        }
+        Adapter::Tokio => {
+            let runtime = TokioPeer::runtime();
+            let ws = runtime
+                .block_on(
+                    wsock::tokio::ClientBuilder::new(url)
+                        .subprotocols(subprotocols)
+                        .connect(),
+                )
+                .unwrap_or_else(|e| panic!("{}", why(e)));
+            Box::new(TokioPeer { runtime, ws })
+        }
+    }
 }
 
 /// A short description of a message, for assertion messages.
@@ -231,12 +340,12 @@ fn difference(got: &Message, expected: &Message) -> String {
     )
 }
 
-fn read<S: Transport>(ws: &mut WebSocket<S>, what: &str) -> Message {
+fn read(ws: &mut dyn Peer, what: &str) -> Message {
     ws.read()
         .unwrap_or_else(|e| panic!("wsock: reading {what} failed: {e}"))
 }
 
-fn send<S: Transport>(ws: &mut WebSocket<S>, message: Message) {
+fn send(ws: &mut dyn Peer, message: Message) {
     let what = describe(&message);
     ws.send(message)
         .unwrap_or_else(|e| panic!("wsock: sending {what} failed: {e}"));
@@ -277,7 +386,7 @@ fn unhex(text: &str) -> Option<Vec<u8>> {
 /// Writes the text `snow☃man` in three fragments, split inside the snowman
 /// with a ping (`mid`) between fragments, then the binary 00..09 in three
 /// fragments, the middle one empty; flushes.
-fn send_fragmented<S: Transport>(ws: &mut WebSocket<S>) -> Result<(), Error> {
+fn send_fragmented(ws: &mut dyn Peer) -> Result<(), Error> {
     let text = "snow\u{2603}man".as_bytes();
     let binary: Vec<u8> = (0..10).collect();
     let fragment = |kind, payload, last| Outgoing::Fragment {
@@ -301,11 +410,9 @@ fn ping_payloads() -> [Vec<u8>; 3] {
 
 // --- wsock client ↔ Python server ----------------------------------------------------
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn wsock_client_python_server_messages() {
+fn wsock_client_python_server_messages(adapter: Adapter) {
     let server = PythonServer::start();
-    let mut ws = connect_wsock(&server.url(), &[]);
+    let mut ws = connect_wsock(adapter, &server.url(), &[]);
     assert_eq!(ws.subprotocol(), None);
     assert_eq!(
         server.expect_event("open"),
@@ -322,8 +429,8 @@ fn wsock_client_python_server_messages() {
     ];
     for message in messages {
         let what = describe(&message);
-        send(&mut ws, message.clone());
-        let echo = read(&mut ws, &format!("the echo of {what}"));
+        send(&mut *ws, message.clone());
+        let echo = read(&mut *ws, &format!("the echo of {what}"));
         assert!(
             echo == message,
             "Python echoed {what}: {}",
@@ -338,17 +445,15 @@ fn wsock_client_python_server_messages() {
     );
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn wsock_client_python_server_ping_pong() {
+fn wsock_client_python_server_ping_pong(adapter: Adapter) {
     let server = PythonServer::start();
-    let mut ws = connect_wsock(&server.url(), &[]);
+    let mut ws = connect_wsock(adapter, &server.url(), &[]);
 
     // Our pings: Python answers each with the same payload.
     for payload in ping_payloads() {
-        send(&mut ws, Message::Ping(payload.clone()));
+        send(&mut *ws, Message::Ping(payload.clone()));
         assert_eq!(
-            read(&mut ws, "a pong"),
+            read(&mut *ws, "a pong"),
             Message::Pong(payload),
             "Python's pong"
         );
@@ -356,13 +461,13 @@ fn wsock_client_python_server_ping_pong() {
 
     // Python's ping: wsock answers it by itself; `read` still reports it.
     let payload = vec![0xde, 0xad, 0x00, 0xbe, 0xef];
-    send(&mut ws, Message::Text(format!("ping:{}", hex(&payload))));
+    send(&mut *ws, Message::Text(format!("ping:{}", hex(&payload))));
     assert_eq!(
-        read(&mut ws, "Python's ping"),
+        read(&mut *ws, "Python's ping"),
         Message::Ping(payload.clone())
     );
     assert_eq!(
-        read(&mut ws, "Python's report of our pong"),
+        read(&mut *ws, "Python's report of our pong"),
         Message::Text(format!("pong-received:{}", hex(&payload)))
     );
     assert_eq!(
@@ -381,14 +486,12 @@ fn wsock_client_python_server_ping_pong() {
     );
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn wsock_client_closes_python_server_with_4000() {
+fn wsock_client_closes_python_server_with_4000(adapter: Adapter) {
     let server = PythonServer::start();
-    let mut ws = connect_wsock(&server.url(), &[]);
-    send(&mut ws, Message::Text("before close".into()));
+    let mut ws = connect_wsock(adapter, &server.url(), &[]);
+    send(&mut *ws, Message::Text("before close".into()));
     assert_eq!(
-        read(&mut ws, "an echo"),
+        read(&mut *ws, "an echo"),
         Message::Text("before close".into())
     );
 
@@ -409,17 +512,15 @@ fn wsock_client_closes_python_server_with_4000() {
     );
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn python_server_closes_wsock_client_with_4001() {
+fn python_server_closes_wsock_client_with_4001(adapter: Adapter) {
     let server = PythonServer::start();
-    let mut ws = connect_wsock(&server.url(), &[]);
+    let mut ws = connect_wsock(adapter, &server.url(), &[]);
     send(
-        &mut ws,
+        &mut *ws,
         Message::Text("close:4001:bye from python \u{2713}".into()),
     );
     assert_eq!(
-        read(&mut ws, "Python's close"),
+        read(&mut *ws, "Python's close"),
         Message::Close(Some(CloseFrame {
             code: CloseCode(4001),
             reason: "bye from python \u{2713}".into(),
@@ -441,19 +542,17 @@ fn python_server_closes_wsock_client_with_4001() {
     );
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn wsock_client_negotiates_chat_with_python_server() {
+fn wsock_client_negotiates_chat_with_python_server(adapter: Adapter) {
     let server = PythonServer::start();
     for (offer, header) in [
         (&["chat"][..], "['chat']"),
         (&["superchat", "chat"][..], "['superchat, chat']"),
     ] {
-        let mut ws = connect_wsock(&server.url(), offer);
+        let mut ws = connect_wsock(adapter, &server.url(), offer);
         assert_eq!(ws.subprotocol(), Some("chat"), "offering {offer:?}");
-        send(&mut ws, Message::Text("subprotocol?".into()));
+        send(&mut *ws, Message::Text("subprotocol?".into()));
         assert_eq!(
-            read(&mut ws, "the server's subprotocol"),
+            read(&mut *ws, "the server's subprotocol"),
             Message::Text("subprotocol:chat".into())
         );
         ws.close(CloseCode::NORMAL, "done").expect("wsock close");
@@ -468,32 +567,30 @@ fn wsock_client_negotiates_chat_with_python_server() {
     }
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn fragmented_messages_with_python_server() {
+fn fragmented_messages_with_python_server(adapter: Adapter) {
     let server = PythonServer::start();
-    let mut ws = connect_wsock(&server.url(), &[]);
+    let mut ws = connect_wsock(adapter, &server.url(), &[]);
 
     // Ours: Python answers the ping between fragments, then echoes the whole messages.
-    send_fragmented(&mut ws).expect("wsock: send fragments");
-    assert_eq!(read(&mut ws, "the pong"), Message::Pong(b"mid".to_vec()));
+    send_fragmented(&mut *ws).expect("wsock: send fragments");
+    assert_eq!(read(&mut *ws, "the pong"), Message::Pong(b"mid".to_vec()));
     assert_eq!(
-        read(&mut ws, "the echo of the fragmented text"),
+        read(&mut *ws, "the echo of the fragmented text"),
         Message::Text("snow\u{2603}man".into())
     );
     assert_eq!(
-        read(&mut ws, "the echo of the fragmented binary"),
+        read(&mut *ws, "the echo of the fragmented binary"),
         Message::Binary((0..10).collect())
     );
 
     // Python's, with an empty fragment in the middle of each.
-    send(&mut ws, Message::Text("fragmented?".into()));
+    send(&mut *ws, Message::Text("fragmented?".into()));
     assert_eq!(
-        read(&mut ws, "Python's fragmented text"),
+        read(&mut *ws, "Python's fragmented text"),
         Message::Text("fragmented \u{2603}".into())
     );
     assert_eq!(
-        read(&mut ws, "Python's fragmented binary"),
+        read(&mut *ws, "Python's fragmented binary"),
         Message::Binary(vec![0, 1, 0xff])
     );
 
@@ -549,7 +646,7 @@ struct WsockServer {
 }
 
 impl WsockServer {
-    fn spawn() -> Self {
+    fn spawn(adapter: Adapter) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
         let url = format!(
             "ws://127.0.0.1:{}/interop",
@@ -557,7 +654,7 @@ impl WsockServer {
         );
         let (tx, result) = mpsc::channel();
         thread::spawn(move || {
-            let _ = tx.send(serve_one(&listener));
+            let _ = tx.send(serve_one(&listener, adapter));
         });
         WsockServer { url, result }
     }
@@ -599,21 +696,41 @@ fn accept_before_deadline(listener: &TcpListener) -> Result<TcpStream, String> {
     }
 }
 
-fn serve_one(listener: &TcpListener) -> Result<ServerRun, String> {
+fn serve_one(listener: &TcpListener, adapter: Adapter) -> Result<ServerRun, String> {
     let stream = accept_before_deadline(listener)?;
     let mut offered = Vec::new();
-    let mut ws = accept_with(stream, Options::new(), |request| {
+    let decide = |request: &wsock::handshake::server::Request<'_>| {
         offered = request.subprotocols().map(String::from).collect();
         let chat = request.subprotocols().any(|p| p == "chat");
         Ok(Acceptance {
             subprotocol: chat.then(|| "chat".to_string()),
             ..Acceptance::default()
         })
-    })
-    .map_err(|e| format!("handshake: {e}"))?;
-    ws.get_mut()
-        .set_timeout(Some(TIMEOUT))
-        .map_err(|e| e.to_string())?;
+    };
+    let mut ws: Box<dyn Peer> = match adapter {
+        Adapter::Blocking => {
+            let ws = accept_with(stream, Options::new(), decide)
+                .map_err(|e| format!("handshake: {e}"))?;
+            ws.get_ref()
+                .set_read_timeout(Some(TIMEOUT))
+                .map_err(|e| e.to_string())?;
+            ws.get_ref()
+                .set_write_timeout(Some(TIMEOUT))
+                .map_err(|e| e.to_string())?;
+            Box::new(ws)
+        }
+        Adapter::Tokio => {
+            let runtime = TokioPeer::runtime();
+            stream.set_nonblocking(true).map_err(|e| e.to_string())?;
+            let ws = runtime
+                .block_on(async {
+                    let tcp = tokio::net::TcpStream::from_std(stream)?;
+                    wsock::tokio::accept_with(tcp, Options::new(), decide).await
+                })
+                .map_err(|e| format!("handshake: {e}"))?;
+            Box::new(TokioPeer { runtime, ws })
+        }
+    };
     let subprotocol = ws.subprotocol().map(String::from);
     let mut seen = Vec::new();
     let fail = |seen: &[Seen], what: &str, e: Error| format!("{what}: {e} (after {seen:?})");
@@ -669,7 +786,7 @@ fn serve_one(listener: &TcpListener) -> Result<ServerRun, String> {
             }
             Message::Text(text) if text == "fragmented?" => {
                 seen.push(Seen::Command(text));
-                send_fragmented(&mut ws).map_err(|e| fail(&seen, "send fragments", e))?;
+                send_fragmented(&mut *ws).map_err(|e| fail(&seen, "send fragments", e))?;
             }
             Message::Text(text) if text == "subprotocol?" => {
                 seen.push(Seen::Command(text));
@@ -740,8 +857,8 @@ fn run_python_client(url: &str, scenario: &str) -> ClientOutcome {
 }
 
 /// Runs a scenario against a fresh wsock server; both must succeed.
-fn python_client_scenario(scenario: &str) -> ServerRun {
-    let server = WsockServer::spawn();
+fn python_client_scenario(adapter: Adapter, scenario: &str) -> ServerRun {
+    let server = WsockServer::spawn(adapter);
     let out = run_python_client(&server.url, scenario);
     if !out.status.success() || out.stdout.trim() != format!("ok {scenario}") {
         panic!(
@@ -755,10 +872,8 @@ fn python_client_scenario(scenario: &str) -> ServerRun {
     server.finish()
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn python_client_wsock_server_messages() {
-    let run = python_client_scenario("messages");
+fn python_client_wsock_server_messages(adapter: Adapter) {
+    let run = python_client_scenario(adapter, "messages");
     let hello = "Hello, wsock! h\u{e9}llo \u{65e5}\u{672c}";
     assert_eq!(run.offered, Vec::<String>::new());
     assert_eq!(run.subprotocol, None);
@@ -777,10 +892,8 @@ fn python_client_wsock_server_messages() {
     assert_eq!(run.ended, Ended::ConnectionClosed);
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn python_client_wsock_server_ping_pong() {
-    let run = python_client_scenario("ping");
+fn python_client_wsock_server_ping_pong(adapter: Adapter) {
+    let run = python_client_scenario(adapter, "ping");
     let payload = vec![0xde, 0xad, 0x00, 0xbe, 0xef];
     let [empty, short, longest] = ping_payloads();
     assert_eq!(
@@ -800,11 +913,9 @@ fn python_client_wsock_server_ping_pong() {
     assert_eq!(run.ended, Ended::ConnectionClosed);
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn python_client_closes_wsock_server_with_4001() {
+fn python_client_closes_wsock_server_with_4001(adapter: Adapter) {
     // Python checks that wsock echoed 4001 and ended TCP well within its close timeout.
-    let run = python_client_scenario("close-by-client");
+    let run = python_client_scenario(adapter, "close-by-client");
     assert_eq!(
         run.seen,
         [
@@ -815,11 +926,9 @@ fn python_client_closes_wsock_server_with_4001() {
     assert_eq!(run.ended, Ended::ConnectionClosed);
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn wsock_server_closes_python_client_with_4000() {
+fn wsock_server_closes_python_client_with_4000(adapter: Adapter) {
     // Python checks that it received 4000 "bye from wsock ✓" and TCP closed.
-    let run = python_client_scenario("close-by-server");
+    let run = python_client_scenario(adapter, "close-by-server");
     assert_eq!(
         run.seen,
         [
@@ -830,10 +939,8 @@ fn wsock_server_closes_python_client_with_4000() {
     assert_eq!(run.ended, Ended::WeClosed(4000));
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn python_client_negotiates_chat_with_wsock_server() {
-    let run = python_client_scenario("subprotocol");
+fn python_client_negotiates_chat_with_wsock_server(adapter: Adapter) {
+    let run = python_client_scenario(adapter, "subprotocol");
     assert_eq!(run.offered, ["chat"]);
     assert_eq!(run.subprotocol.as_deref(), Some("chat"));
     assert_eq!(
@@ -846,11 +953,9 @@ fn python_client_negotiates_chat_with_wsock_server() {
     assert_eq!(run.ended, Ended::ConnectionClosed);
 }
 
-#[test]
-#[ignore = "needs Python websockets: run by .ci/test-all.sh"]
-fn python_client_fragmented_messages_with_wsock_server() {
+fn python_client_fragmented_messages_with_wsock_server(adapter: Adapter) {
     // Python checks the echoes of its fragmented messages and our fragmented ones.
-    let run = python_client_scenario("fragments");
+    let run = python_client_scenario(adapter, "fragments");
     assert_eq!(
         run.seen,
         [
@@ -864,3 +969,42 @@ fn python_client_fragmented_messages_with_wsock_server() {
     );
     assert_eq!(run.ended, Ended::ConnectionClosed);
 }
+
+/// Every scenario above as a test on each adapter.
+macro_rules! on_both_adapters {
+    ($($name:ident),* $(,)?) => {
+        mod blocking {
+            $(
+                #[test]
+                #[ignore = "needs Python websockets: run by .ci/test-all.sh"]
+                fn $name() {
+                    super::$name(super::Adapter::Blocking)
+                }
+            )*
+        }
+        mod tokio_adapter {
+            $(
+                #[test]
+                #[ignore = "needs Python websockets: run by .ci/test-all.sh"]
+                fn $name() {
+                    super::$name(super::Adapter::Tokio)
+                }
+            )*
+        }
+    };
+}
+
+on_both_adapters!(
+    wsock_client_python_server_messages,
+    wsock_client_python_server_ping_pong,
+    wsock_client_closes_python_server_with_4000,
+    python_server_closes_wsock_client_with_4001,
+    wsock_client_negotiates_chat_with_python_server,
+    fragmented_messages_with_python_server,
+    python_client_wsock_server_messages,
+    python_client_wsock_server_ping_pong,
+    python_client_closes_wsock_server_with_4001,
+    wsock_server_closes_python_client_with_4000,
+    python_client_negotiates_chat_with_wsock_server,
+    python_client_fragmented_messages_with_wsock_server,
+);
