@@ -3,7 +3,8 @@
 //! time, and its futures are dropped after a random number of polls — at
 //! every await point, over many seeds. Whatever is dropped, the peer must see
 //! every echo exactly once, whole and in order, every ping answered, and the
-//! closing handshake must still complete.
+//! closing handshake must still complete. The same again with the chaos
+//! side split into a read half and a write half on two tasks.
 #![cfg(feature = "tokio")]
 
 use std::future::{Future, poll_fn};
@@ -216,6 +217,67 @@ async fn chaos_side(
     }
 }
 
+/// The chaos side split in two tasks: the read half reads (futures dropped
+/// as above) and hands each data message to the write half's task, which
+/// echoes it with `feed` and `flush` (dropped and retried) and then closes,
+/// while the read half reads on until the end.
+async fn chaos_side_split(
+    ws: WebSocket<Chaos>,
+    mut rng: Rng,
+    expect: usize,
+) -> Result<Vec<Vec<u8>>, Error> {
+    let (mut reader, mut writer) = ws.split();
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut read_rng = Rng(rng.next() | 1);
+    let reading = tokio::spawn(async move {
+        let mut pings = Vec::new();
+        loop {
+            let polls = 1 + read_rng.below(3);
+            match poll_then_drop(reader.read(), polls).await {
+                None => {}
+                Some(Ok(Message::Ping(payload))) => pings.push(payload),
+                Some(Ok(m @ (Message::Text(_) | Message::Binary(_)))) => {
+                    let _ = tx.send(m);
+                }
+                Some(Ok(_)) => {}
+                Some(Err(Error::ConnectionClosed)) => return Ok((pings, reader)),
+                Some(Err(e)) => return Err(e),
+            }
+        }
+    });
+    for _ in 0..expect {
+        let message = rx
+            .recv()
+            .await
+            .expect("the read half hands over every message");
+        while poll_then_drop(writer.feed(message.clone()), 1 + rng.below(3))
+            .await
+            .transpose()?
+            .is_none()
+        {}
+        if rng.below(3) == 0 {
+            while poll_then_drop(writer.flush(), 1 + rng.below(3))
+                .await
+                .transpose()?
+                .is_none()
+            {}
+        }
+    }
+    loop {
+        let close = writer.close(CloseCode(4000), "done");
+        if let Some(result) = poll_then_drop(close, 1 + rng.below(3)).await {
+            result?;
+            break;
+        }
+    }
+    let (pings, reader) = reading.await.unwrap()?;
+    let Ok(ws) = reader.reunite(writer) else {
+        panic!("the halves of one WebSocket reunite");
+    };
+    assert_eq!(ws.state(), State::Closed);
+    Ok(pings)
+}
+
 /// The peer: sends the script, then reads until the chaos side's close.
 async fn peer_side(mut ws: WebSocket<DuplexStream>, script: Vec<Message>) -> Vec<Message> {
     for message in &script {
@@ -232,7 +294,7 @@ async fn peer_side(mut ws: WebSocket<DuplexStream>, script: Vec<Message>) -> Vec
     }
 }
 
-async fn run_seed(role: Role, seed: u64) {
+async fn run_seed(role: Role, seed: u64, split: bool) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let sent = script(&mut rng, 24);
     let data: Vec<Message> = sent
@@ -249,7 +311,11 @@ async fn run_seed(role: Role, seed: u64) {
         .collect();
     let (chaos, peer) = pair(role, seed);
     let expect = data.len();
-    let chaos = tokio::spawn(chaos_side(chaos, rng, expect));
+    let chaos = if split {
+        tokio::spawn(chaos_side_split(chaos, rng, expect))
+    } else {
+        tokio::spawn(chaos_side(chaos, rng, expect))
+    };
     let got = tokio::time::timeout(std::time::Duration::from_secs(60), peer_side(peer, sent))
         .await
         .unwrap_or_else(|_| panic!("seed {seed} ({role:?}): the peer timed out"));
@@ -304,13 +370,27 @@ async fn run_seed(role: Role, seed: u64) {
 #[tokio::test(flavor = "current_thread")]
 async fn a_server_loses_nothing_when_its_futures_are_dropped() {
     for seed in 0..24 {
-        run_seed(Role::Server, seed).await;
+        run_seed(Role::Server, seed, false).await;
     }
 }
 
 #[tokio::test(flavor = "current_thread")]
 async fn a_client_loses_nothing_when_its_futures_are_dropped() {
     for seed in 100..124 {
-        run_seed(Role::Client, seed).await;
+        run_seed(Role::Client, seed, false).await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn split_halves_of_a_server_lose_nothing_when_their_futures_are_dropped() {
+    for seed in 200..224 {
+        run_seed(Role::Server, seed, true).await;
+    }
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn split_halves_of_a_client_lose_nothing_when_their_futures_are_dropped() {
+    for seed in 300..324 {
+        run_seed(Role::Client, seed, true).await;
     }
 }

@@ -22,7 +22,10 @@
 //! ```
 //!
 //! [`WebSocket`] is also a [`Stream`] of messages and a [`Sink`] for them,
-//! for `futures`' combinators.
+//! for `futures`' combinators. [`WebSocket::split`] gives a [`ReadHalf`] and
+//! a [`WriteHalf`] for two tasks; the read half writes the pongs and close
+//! replies it owes itself, through the send path both halves share behind a
+//! short lock that is never held across an `.await`.
 //!
 //! ## Cancel safety
 //!
@@ -49,10 +52,12 @@
 
 mod client;
 mod server;
+mod split;
 
 pub use crate::blocking::{Acceptance, CloseFrame, Error, Message, Options, Rejection};
 pub use client::{ClientBuilder, client, connect};
 pub use server::{accept, accept_with};
+pub use split::{ReadHalf, ReuniteError, WriteHalf};
 
 use crate::blocking::{
     KEEP_WRITE_CAPACITY, MaskRng, StdDriver, Step, ended, message_step, new_driver, whole_message,
@@ -313,24 +318,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Starts the closing handshake's deadline (once), and when it has
     /// passed ends the transport and fails with a timeout.
     fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        let Some(timeout) = self.close_timeout else {
-            return Poll::Ready(Ok(()));
-        };
         if self.io.driver.is_shut_down() && self.io.driver.connection().state() == State::Closed {
             return Poll::Ready(Ok(()));
         }
-        let deadline = self
-            .close_deadline
-            .get_or_insert_with(|| Box::pin(::tokio::time::sleep(timeout)));
-        match deadline.as_mut().poll(cx) {
+        match within_deadline(&mut self.close_deadline, self.close_timeout, cx) {
             Poll::Pending => Poll::Ready(Ok(())),
-            Poll::Ready(()) => {
+            Poll::Ready(e) => {
                 let _ = self.io.poll_shut_down(cx);
                 self.io.driver.shut_down();
-                Poll::Ready(Err(Error::Io(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the peer did not complete the closing handshake in time",
-                ))))
+                Poll::Ready(Err(e))
             }
         }
     }
@@ -601,17 +597,8 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Stream for WebSocket<S> {
         if this.ended {
             return Poll::Ready(None);
         }
-        match ready!(this.poll_read(cx)) {
-            Ok(message) => Poll::Ready(Some(Ok(message))),
-            Err(Error::ConnectionClosed) => {
-                this.ended = true;
-                Poll::Ready(None)
-            }
-            Err(e) => {
-                this.ended = true;
-                Poll::Ready(Some(Err(e)))
-            }
-        }
+        let read = ready!(this.poll_read(cx));
+        Poll::Ready(stream_item(&mut this.ended, read))
     }
 }
 
@@ -636,6 +623,35 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Sink<Message> for WebSocket<S> {
     fn poll_close(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         self.get_mut().poll_close_with(cx, CloseCode::NORMAL, "")
     }
+}
+
+/// What a `Stream` of messages yields for a read's result: the stream ends
+/// after the closing handshake, or after yielding an error.
+fn stream_item(ended: &mut bool, read: Result<Message, Error>) -> Option<Result<Message, Error>> {
+    *ended = read.is_err();
+    match read {
+        Err(Error::ConnectionClosed) => None,
+        other => Some(other),
+    }
+}
+
+/// The closing handshake's deadline: started at the first call (it bounds
+/// the whole phase), `Pending` until it passes (or with no timeout), then
+/// the error to report.
+fn within_deadline(
+    deadline: &mut Option<Pin<Box<Sleep>>>,
+    timeout: Option<Duration>,
+    cx: &mut Context<'_>,
+) -> Poll<Error> {
+    let Some(timeout) = timeout else {
+        return Poll::Pending;
+    };
+    let sleep = deadline.get_or_insert_with(|| Box::pin(::tokio::time::sleep(timeout)));
+    ready!(sleep.as_mut().poll(cx));
+    Poll::Ready(Error::Io(io::Error::new(
+        io::ErrorKind::TimedOut,
+        "the peer did not complete the closing handshake in time",
+    )))
 }
 
 /// Runs a handshake `phase`, failing with a timeout when it takes longer
