@@ -4,7 +4,7 @@
 # load generator, servers alternated (A B C D …) for several rounds; prints
 # the medians as markdown. Every echo is checked against what was sent.
 #
-#   benches/loopback/run.sh                   # 3 rounds × 7 scenarios × 6 servers, ~9 minutes
+#   benches/loopback/run.sh                   # 3 rounds × 7 scenarios × 7 servers, ~11 minutes
 #   benches/loopback/run.sh --quick           # 1 short round (numbers are rough)
 #   benches/loopback/run.sh --rounds 5 ...    # options of the `loopback` binary
 #

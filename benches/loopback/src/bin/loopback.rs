@@ -19,9 +19,10 @@ use wsock_loopback::{Outcome, SCENARIOS, Scenario, Timing, run};
 
 /// The servers in the order they alternate; `wsock-core-tokio` is a
 /// reference (wsock's core on tokio, not a shipped adapter), not a peer.
-const SERVERS: [&str; 6] = [
+const SERVERS: [&str; 7] = [
     "wsock",
     "wsock-poll",
+    "wsock-tokio",
     "tungstenite",
     "fastwebsockets",
     "tokio-websockets",
@@ -245,6 +246,7 @@ fn print_tables(args: &Args, results: &[Vec<Vec<Outcome>>]) {
         let mut ours = None;
         let mut polled = None;
         let mut core = None;
+        let mut tokio = None;
         for (li, lib) in args.servers.iter().enumerate() {
             let runs = &results[si][li];
             if runs.is_empty() {
@@ -269,31 +271,35 @@ fn print_tables(args: &Args, results: &[Vec<Vec<Outcome>>]) {
                 polled = Some(rate);
             } else if lib == "wsock-core-tokio" {
                 core = Some(rate);
+            } else if lib == "wsock-tokio" {
+                tokio = Some(rate);
             } else if best_peer.is_none_or(|(r, _)| rate > r) {
                 best_peer = Some((rate, lib.as_str()));
             }
         }
-        summary.push((scenario.name, ours, polled, core, best_peer));
+        summary.push((scenario.name, ours, polled, tokio, core, best_peer));
     }
     println!();
     println!(
-        "| scenario | best peer | its messages/s | wsock, thread per connection | ÷ best peer | wsock-poll, one thread | ÷ best peer | wsock core on tokio ÷ best peer |"
+        "| scenario | best peer | its messages/s | wsock, thread per connection | ÷ best peer | wsock-poll, one thread | ÷ best peer | wsock::tokio, multi-thread | ÷ best peer | wsock core on tokio ÷ best peer |"
     );
-    println!("|---|---|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let ratio = |a: Option<f64>, b: Option<(f64, &str)>| match (a, b) {
         (Some(a), Some((b, _))) => format!("{:.2}×", a / b),
         _ => "–".into(),
     };
     let count = |r: Option<f64>| r.map_or("–".into(), |r| format!("{r:.0}"));
-    for (name, ours, polled, core, best) in summary {
+    for (name, ours, polled, tokio, core, best) in summary {
         println!(
-            "| {name} | {} | {} | {} | {} | {} | {} | {} |",
+            "| {name} | {} | {} | {} | {} | {} | {} | {} | {} | {} |",
             best.map_or("–", |b| b.1),
             best.map_or("–".into(), |b| format!("{:.0}", b.0)),
             count(ours),
             ratio(ours, best),
             count(polled),
             ratio(polled, best),
+            count(tokio),
+            ratio(tokio, best),
             ratio(core, best),
         );
     }

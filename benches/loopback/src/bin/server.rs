@@ -20,6 +20,11 @@
 //!   `WouldBlock`, `write` each echo (queued; the next read or the final
 //!   `flush` writes the batch). The opening handshake is done in blocking
 //!   mode before the socket joins the loop.
+//! - `wsock-tokio`: the tokio adapter (`wsock::tokio`) as `tokio_echo_server`
+//!   runs it: a multi-thread runtime with one worker per core, a task per
+//!   connection, `read_event_and_reply` echoing each message while its chunk
+//!   is borrowed (queued, one copy; a read flushes the queue before it waits,
+//!   so a burst is answered with one write). Read buffer 64 KiB.
 //! - `tungstenite`: sync, a thread per connection; `read` + `send` (its
 //!   `read` flushes only pongs and closes, so data replies need `send`).
 //! - `fastwebsockets`: a current-thread tokio runtime; its echo example's
@@ -53,6 +58,7 @@ fn main() -> ExitCode {
     match lib.as_str() {
         "wsock" => threads(addr, wsock_conn),
         "wsock-poll" => wsock_poll(addr),
+        "wsock-tokio" => wsock_tokio(addr),
         "tungstenite" => threads(addr, tungstenite_conn),
         "fastwebsockets" => tasks(addr, fastwebsockets_conn),
         "tokio-websockets" => tasks(addr, tokio_websockets_conn),
@@ -351,10 +357,82 @@ async fn tokio_websockets_conn(stream: tokio::net::TcpStream) {
 
 /// wsock's core on tokio, by hand (see the module docs): the `Driver`'s
 /// step, with each echo queued while its chunk is borrowed.
+/// The echo of the tokio servers on wsock, queued while the chunk is
+/// borrowed: at once when the chunk is a whole message, else once its last
+/// piece is gathered in `message` (the load generator wants whole frames).
+fn echo_chunk<R: rand_core::Rng, O: wsock::driver::OutputBuffer>(
+    event: wsock::Event<'_>,
+    reply: &mut wsock::driver::Reply<'_, R, O>,
+    message: &mut Vec<u8>,
+) -> Result<(), wsock::SendError> {
+    let wsock::Event::Data(chunk) = event else {
+        return Ok(());
+    };
+    let whole = |payload| wsock::Outgoing::Fragment {
+        kind: chunk.kind,
+        payload,
+        last: true,
+    };
+    if chunk.first && chunk.last {
+        return reply.queue(whole(chunk.payload));
+    }
+    message.extend_from_slice(chunk.payload);
+    if !chunk.last {
+        return Ok(());
+    }
+    let queued = reply.queue(whole(message));
+    message.clear();
+    queued
+}
+
+/// wsock's tokio adapter on a multi-thread runtime (see the module docs).
+fn wsock_tokio(addr: &str) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
+        announce(listener.local_addr().expect("local address"));
+        loop {
+            let Ok((stream, _)) = listener.accept().await else {
+                continue;
+            };
+            let _ = stream.set_nodelay(true);
+            tokio::spawn(wsock_tokio_conn(stream));
+        }
+    });
+}
+
+async fn wsock_tokio_conn(stream: tokio::net::TcpStream) {
+    use wsock::Config;
+    use wsock::tokio::{Acceptance, Options, accept_with};
+    let options = Options::new()
+        .protocol(
+            Config::new()
+                .max_message_size(MAX_MESSAGE as u64)
+                .max_frame_size(MAX_MESSAGE as u64),
+        )
+        .read_buffer_size(64 << 10);
+    let Ok(mut ws) = accept_with(stream, options, |_| Ok(Acceptance::default())).await else {
+        return;
+    };
+    // A message that arrived in several chunks is gathered here.
+    let mut message = Vec::new();
+    loop {
+        let echoed = ws
+            .read_event_and_reply(|event, mut reply| echo_chunk(event, &mut reply, &mut message))
+            .await;
+        if !matches!(echoed, Ok(Ok(()))) {
+            return;
+        }
+    }
+}
+
 async fn wsock_core_conn(mut stream: tokio::net::TcpStream) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     use wsock::driver::{Driver, Next};
-    use wsock::{Config, Connection, Event, Outgoing};
+    use wsock::{Config, Connection};
     if upgrade_by_hand(&mut stream).await.is_err() {
         return;
     }
@@ -367,26 +445,8 @@ async fn wsock_core_conn(mut stream: tokio::net::TcpStream) {
     // A message that arrived in several chunks is gathered here.
     let mut message = Vec::new();
     loop {
-        let next = driver.poll_event(|event, mut reply| {
-            let Event::Data(chunk) = event else {
-                return Ok(());
-            };
-            let whole = |payload| Outgoing::Fragment {
-                kind: chunk.kind,
-                payload,
-                last: true,
-            };
-            if chunk.first && chunk.last {
-                return reply.queue(whole(chunk.payload));
-            }
-            message.extend_from_slice(chunk.payload);
-            if !chunk.last {
-                return Ok(());
-            }
-            let queued = reply.queue(whole(&message));
-            message.clear();
-            queued
-        });
+        let next =
+            driver.poll_event(|event, mut reply| echo_chunk(event, &mut reply, &mut message));
         match next {
             Next::Ready(Ok(Ok(()))) => {}
             Next::Ready(_) | Next::Shutdown => return,
