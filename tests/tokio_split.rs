@@ -144,3 +144,35 @@ async fn halves_of_two_websockets_do_not_reunite() {
     assert!(ra.reunite(wa).is_ok());
     assert!(rb.reunite(wb).is_ok());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_close_that_arrives_during_a_big_send_is_answered_after_it() {
+    let (client, mut server) = pair().await;
+    // The server starts the close while the client's write half is still
+    // sending 12 MiB: the reply must follow that message (a control frame
+    // cannot go inside it), and the handshake must end cleanly.
+    let closing = tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        server.close(CloseCode::NORMAL, "bye").await
+    });
+    let (mut reader, mut writer) = client.split();
+    let reading = tokio::spawn(async move {
+        loop {
+            match reader.read().await {
+                Ok(_) => {}
+                Err(e) => return e,
+            }
+        }
+    });
+    writer
+        .send(Message::Binary(vec![0; 12 << 20]))
+        .await
+        .unwrap();
+    let (closed, ended) = tokio::time::timeout(Duration::from_secs(10), async {
+        (closing.await.unwrap(), reading.await.unwrap())
+    })
+    .await
+    .expect("the closing handshake ends");
+    closed.expect("the server's close is answered");
+    assert!(matches!(ended, Error::ConnectionClosed), "{ended}");
+}

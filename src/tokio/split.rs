@@ -238,6 +238,11 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
             if !to_the_end || !self.queue_next_piece() {
                 break;
             }
+            if self.streaming.is_none() {
+                // The frame is out: what the read half could not queue
+                // inside it (a pong, the close reply) goes next.
+                self.queue_owed();
+            }
         }
         if wrote {
             ready!(Pin::new(&mut self.writer).poll_flush(cx))?;
@@ -540,6 +545,10 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
     fn poll_end(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
             let mut st = self.path.lock();
+            // A reply that waited for the write half's big frame is due now.
+            if st.streaming.is_none() {
+                st.queue_owed();
+            }
             // While events may come, the read half does not wait for writes:
             // the write half (or the waker) goes on with them.
             let Some(_) = driver::end_step(&st.shared, &st.sender, false, st.shut_down) else {
