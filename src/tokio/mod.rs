@@ -67,7 +67,7 @@ use crate::config::Role;
 use crate::connection::{Connection, State};
 use crate::driver::{Next, Reply};
 use crate::error::ProtocolError;
-use crate::event::{Event, Outgoing};
+use crate::event::{DataKind, Event, Outgoing};
 use crate::message::MessageAssembler;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
@@ -118,6 +118,19 @@ struct Streaming {
     payload: Vec<u8>,
     /// Payload bytes queued so far.
     taken: usize,
+}
+
+impl Streaming {
+    /// A data message of 64 KiB or more, taken apart to be streamed as one
+    /// frame: its kind and payload. Any other message comes back.
+    fn of(message: Message) -> Result<(DataKind, Streaming), Message> {
+        let (kind, payload) = match message {
+            Message::Text(t) if t.len() >= KEEP_WRITE_CAPACITY => (DataKind::Text, t.into_bytes()),
+            Message::Binary(b) if b.len() >= KEEP_WRITE_CAPACITY => (DataKind::Binary, b),
+            other => return Err(other),
+        };
+        Ok((kind, Streaming { payload, taken: 0 }))
+    }
 }
 
 impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
@@ -533,18 +546,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Takes a message into the queue: small ones are copied in, big data
     /// messages are kept and streamed (see [`Io::queue_next_piece`]).
     fn queue_message(&mut self, message: Message) -> Result<(), Error> {
-        let big = match &message {
-            Message::Text(t) => t.len() >= KEEP_WRITE_CAPACITY,
-            Message::Binary(b) => b.len() >= KEEP_WRITE_CAPACITY,
-            _ => false,
-        };
-        if !big || self.io.streaming.is_some() {
+        if self.io.streaming.is_some() {
             return self.write(message.as_outgoing());
         }
-        let Some((kind, payload, last)) = message.as_outgoing().as_data() else {
-            unreachable!("only data messages are big");
+        let (kind, streaming) = match Streaming::of(message) {
+            Ok(big) => big,
+            Err(small) => return self.write(small.as_outgoing()),
         };
-        let len = payload.len() as u64;
         let driver = &mut self.io.driver;
         driver.queue_owed();
         // Room for the header behind what is queued.
@@ -554,14 +562,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             buffer.resize(want, 0);
         }
         driver
-            .queue_frame_start(kind, len, last)
+            .queue_frame_start(kind, streaming.payload.len() as u64, true)
             .map_err(Error::Send)?;
-        let payload = match message {
-            Message::Text(t) => t.into_bytes(),
-            Message::Binary(b) => b,
-            _ => unreachable!("only data messages are big"),
-        };
-        self.io.streaming = Some(Streaming { payload, taken: 0 });
+        self.io.streaming = Some(streaming);
         Ok(())
     }
 

@@ -182,29 +182,23 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
     /// Queues a message: small ones are encoded whole, big data messages
     /// are kept and encoded piece by piece as the queue drains.
     fn queue_message(&mut self, message: Message) -> Result<(), Error> {
-        let Some((kind, payload, last)) = message.as_outgoing().as_data() else {
-            return self.queue_frame(message.as_outgoing());
-        };
-        if payload.len() < KEEP_WRITE_CAPACITY || self.streaming.is_some() {
+        if self.streaming.is_some() {
             return self.queue_frame(message.as_outgoing());
         }
-        let len = payload.len() as u64;
+        let (kind, streaming) = match Streaming::of(message) {
+            Ok(big) => big,
+            Err(small) => return self.queue_frame(small.as_outgoing()),
+        };
+        let len = streaming.payload.len() as u64;
         self.queue_owed();
         let end = self.queue.len();
         self.queue.resize(end + 16, 0);
         let header =
             self.sender
-                .start_frame(&mut self.shared, kind, len, last, &mut self.queue[end..]);
+                .start_frame(&mut self.shared, kind, len, true, &mut self.queue[end..]);
         self.queue.truncate(end + *header.as_ref().unwrap_or(&0));
         header.map_err(Error::Send)?;
-        self.streaming = Some(Streaming {
-            payload: match message {
-                Message::Text(t) => t.into_bytes(),
-                Message::Binary(b) => b,
-                _ => unreachable!("only data messages have a payload to stream"),
-            },
-            taken: 0,
-        });
+        self.streaming = Some(streaming);
         Ok(())
     }
 
@@ -288,7 +282,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     /// half as it reads, even while the write half is idle or busy; a big
     /// message the write half is sending goes out whole first (a control
     /// frame cannot go inside it). The stream is split with
-    /// [`tokio::io::split`], so any stream works, TLS included.
+    /// [`tokio::io::split`], so it works over any stream.
     ///
     /// The closing handshake works whichever half starts it: the write
     /// half's [`close`](WriteHalf::close) sends our close and waits (bounded
