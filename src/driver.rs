@@ -569,6 +569,19 @@ where
         &mut self.input.as_mut()[end..]
     }
 
+    /// The input buffer, to resize it between reads (e.g. to release it
+    /// while the transport has nothing to read, and allocate it again
+    /// before the next read); `None` while received bytes wait to be
+    /// decoded, which must stay where they are.
+    pub fn input_buffer_mut(&mut self) -> Option<&mut I> {
+        if self.has_input() {
+            return None;
+        }
+        self.in_start = 0;
+        self.in_end = 0;
+        Some(&mut self.input)
+    }
+
     /// Reports that `n` bytes were read into [`input_space`](Driver::input_space);
     /// 0 means the transport ended (see [`Connection::receive_eof`]).
     pub fn input_filled(&mut self, n: usize) {

@@ -208,7 +208,7 @@ impl<S: Transport> WebSocket<S> {
     ) -> Result<Self, Error> {
         Ok(WebSocket {
             stream,
-            driver: new_driver(role, &options, leftover)?,
+            driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
             assembler: MessageAssembler::new(Vec::new()),
             close_timeout: options.close_timeout,
             subprotocol: None,
@@ -633,18 +633,19 @@ pub(crate) fn whole_message(
 pub(crate) type StdDriver = Driver<MaskRng, Vec<u8>, Vec<u8>>;
 
 /// The driver of a new std WebSocket (blocking or tokio): a client's
-/// CSPRNG, the read buffer (allocated once, holding `leftover` from the
-/// handshake) and an empty write queue.
+/// CSPRNG, a read buffer of `input_len` bytes (or more: it holds
+/// `leftover` from the handshake) and an empty write queue.
 pub(crate) fn new_driver(
     role: Role,
     options: &Options,
     leftover: &[u8],
+    input_len: usize,
 ) -> Result<StdDriver, Error> {
     let rng = match role {
         Role::Client => MaskRng::from_os()?,
         Role::Server => MaskRng::none(),
     };
-    let mut input = vec![0u8; options.read_buffer_size.max(leftover.len())];
+    let mut input = vec![0u8; input_len.max(leftover.len())];
     input[..leftover.len()].copy_from_slice(leftover);
     let conn = Connection::new(role, options.protocol, rng);
     Ok(Driver::with_buffered_input(

@@ -111,6 +111,9 @@ struct Io<S> {
     /// A big data frame whose header is queued and whose payload is
     /// encoded into the queue piece by piece as it drains.
     streaming: Option<Streaming>,
+    /// [`Options::read_buffer_size`]: the read buffer is this big while a
+    /// read is under way, and released while the stream has nothing.
+    read_buffer_size: usize,
 }
 
 #[derive(Debug)]
@@ -133,6 +136,11 @@ impl Streaming {
     }
 }
 
+/// A write queue larger than this is released once it is written (and any
+/// queue while the connection is idle), so a connection holds no big
+/// buffer between messages.
+const KEEP_IDLE_QUEUE: usize = 4096;
+
 impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     /// Runs one driver operation to its end: the adapter's only I/O loop.
     /// Returns `Pending` when the stream does; all progress is in the
@@ -146,14 +154,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             match op(&mut self.driver) {
                 Next::Ready(result) => return Poll::Ready(result),
                 Next::Read => {
-                    let mut buf = ReadBuf::new(self.driver.input_space());
-                    match ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)) {
-                        Ok(()) => {
-                            let n = buf.filled().len();
-                            self.driver.input_filled(n);
+                    let Some(input) = self.driver.input_buffer_mut() else {
+                        continue; // not asked while input waits; decode it
+                    };
+                    let read = poll_read_lazily(&mut self.stream, cx, input, self.read_buffer_size);
+                    match read {
+                        Poll::Ready(Ok(n)) => self.driver.input_filled(n),
+                        Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                        Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_error(cx, e))),
+                        Poll::Pending => {
+                            // Idle: nothing to read, nothing to write.
+                            if !self.driver.has_pending_output() && self.streaming.is_none() {
+                                *self.driver.output_buffer_mut() = Vec::new();
+                            }
+                            return Poll::Pending;
                         }
-                        Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                        Err(e) => return Poll::Ready(Err(self.io_error(cx, e))),
                     }
                 }
                 Next::Write => ready!(self.poll_write_out(cx))?,
@@ -250,8 +265,10 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         Ok(WebSocket {
             io: Io {
                 stream,
-                driver: new_driver(role, &options, leftover)?,
+                // The read buffer is allocated by the first read.
+                driver: new_driver(role, &options, leftover, 0)?,
                 streaming: None,
+                read_buffer_size: options.read_buffer_size,
             },
             assembler: MessageAssembler::new(Vec::new()),
             control: None,
@@ -575,12 +592,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             self.io
                 .poll_run(cx, |driver| driver.poll_flush().map_ready(Ok))
         )?;
-        // A queue grown by a burst shrinks back.
-        let buffer = self.io.driver.output_buffer_mut();
-        if buffer.len() > KEEP_WRITE_CAPACITY && !self.io.driver.has_pending_output() {
+        // A queue grown by a burst or a big message gives its memory back.
+        if !self.io.driver.has_pending_output() && self.io.streaming.is_none() {
             let buffer = self.io.driver.output_buffer_mut();
-            buffer.truncate(KEEP_WRITE_CAPACITY);
-            buffer.shrink_to(KEEP_WRITE_CAPACITY);
+            if buffer.len() > KEEP_IDLE_QUEUE {
+                *buffer = Vec::new();
+            }
         }
         Poll::Ready(Ok(()))
     }
@@ -697,6 +714,30 @@ async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> R
         Err(e) => {
             buf.truncate(start);
             Err(Error::Io(e))
+        }
+    }
+}
+
+/// Reads from `stream` into `input`, which holds `size` bytes only while a
+/// read is under way: when the stream has nothing to read, `input` is
+/// released, so an idle connection holds no read buffer. `Ready(Ok(n))`
+/// with the count read (0 at the end of the stream).
+fn poll_read_lazily<S: AsyncRead + Unpin>(
+    stream: &mut S,
+    cx: &mut Context<'_>,
+    input: &mut Vec<u8>,
+    size: usize,
+) -> Poll<io::Result<usize>> {
+    if input.is_empty() {
+        input.resize(size, 0);
+    }
+    let mut buf = ReadBuf::new(input);
+    match Pin::new(stream).poll_read(cx, &mut buf) {
+        Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+        Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+        Poll::Pending => {
+            *input = Vec::new();
+            Poll::Pending
         }
     }
 }

@@ -13,7 +13,10 @@
 //! both (tokio keeps one waker per direction), so neither misses the moment
 //! the socket becomes writable.
 
-use super::{Error, Message, Streaming, WebSocket, stream_item, within_deadline};
+use super::{
+    Error, KEEP_IDLE_QUEUE, Message, Streaming, WebSocket, poll_read_lazily, stream_item,
+    within_deadline,
+};
 use crate::blocking::{KEEP_WRITE_CAPACITY, MaskRng, Step, ended, message_step, whole_message};
 use crate::close::CloseCode;
 use crate::connection::{Connection, Receiver, Sender, Shared, State};
@@ -21,7 +24,7 @@ use crate::driver::{self, Driver, Next};
 use crate::error::ProtocolError;
 use crate::event::{Event, Outgoing};
 use crate::message::MessageAssembler;
-use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use ::tokio::io::{AsyncRead, AsyncWrite};
 use ::tokio::time::Sleep;
 use core::future::poll_fn;
 use core::pin::Pin;
@@ -60,6 +63,8 @@ struct Reading<S> {
     path: Arc<SendPath<S>>,
     close_timeout: Option<Duration>,
     close_deadline: Option<Pin<Box<Sleep>>>,
+    /// [`Options::read_buffer_size`](super::Options::read_buffer_size).
+    read_buffer_size: usize,
 }
 
 /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
@@ -212,6 +217,14 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
 
     /// Writes the queue; with `to_the_end`, also the big message going out.
     /// Flushes the stream after writing.
+    /// Frees the queue's memory if nothing is queued or going out.
+    fn release_idle_queue(&mut self) {
+        if !self.pending() && self.streaming.is_none() {
+            self.queue = Vec::new();
+            self.written = 0;
+        }
+    }
+
     fn poll_write_queue(&mut self, cx: &mut Context<'_>, to_the_end: bool) -> Poll<io::Result<()>> {
         let mut wrote = false;
         loop {
@@ -237,6 +250,9 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
                 // inside it (a pong, the close reply) goes next.
                 self.queue_owed();
             }
+        }
+        if self.streaming.is_none() && self.queue.capacity() > KEEP_IDLE_QUEUE {
+            self.queue = Vec::new();
         }
         if wrote {
             ready!(Pin::new(&mut self.writer).poll_flush(cx))?;
@@ -339,6 +355,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 path: Arc::clone(&path),
                 close_timeout: self.close_timeout,
                 close_deadline: self.close_deadline,
+                read_buffer_size: io.read_buffer_size,
             },
             assembler: self.assembler,
             control: self.control,
@@ -455,6 +472,7 @@ impl<S: AsyncRead + AsyncWrite> ReadHalf<S> {
                 stream: reading.stream.unsplit(st.writer),
                 driver,
                 streaming: st.streaming,
+                read_buffer_size: reading.read_buffer_size,
             },
             assembler: self.assembler,
             control: self.control,
@@ -517,18 +535,24 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
                 continue;
             }
             ready!(self.poll_end(cx))?;
-            let mut buf = ReadBuf::new(&mut self.input);
-            match ready!(Pin::new(&mut self.stream).poll_read(cx, &mut buf)) {
-                Ok(()) if buf.filled().is_empty() => {
+            let read =
+                poll_read_lazily(&mut self.stream, cx, &mut self.input, self.read_buffer_size);
+            match read {
+                Poll::Ready(Ok(0)) => {
                     let _ = self.path.lock().shared.receive_eof();
                     self.path.wakers.wake_half(WRITE);
                 }
-                Ok(()) => {
+                Poll::Ready(Ok(n)) => {
                     self.in_start = 0;
-                    self.in_end = buf.filled().len();
+                    self.in_end = n;
                 }
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Poll::Ready(Err(self.io_error(e))),
+                Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(self.io_error(e))),
+                Poll::Pending => {
+                    // Idle: an empty send queue gives its memory back too.
+                    self.path.lock().release_idle_queue();
+                    return Poll::Pending;
+                }
             }
         }
     }

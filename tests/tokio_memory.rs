@@ -1,0 +1,209 @@
+//! What a tokio server's connections hold in memory: an idle connection
+//! (handshake done, nothing to read) holds no read buffer or write queue,
+//! and a connection that echoed a big message gives its memory back once
+//! it is idle again — whole and split.
+//!
+//! The server runs on its own thread, on a current-thread runtime; a
+//! counting allocator tracks the bytes each thread holds (allocated minus
+//! freed there), so the clients' memory on other threads is not counted.
+#![cfg(feature = "tokio")]
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::cell::Cell;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::{mpsc, oneshot};
+use wsock::tokio::{Message, WebSocket, accept, connect};
+
+struct Counting;
+
+thread_local! {
+    static HELD: Cell<isize> = const { Cell::new(0) };
+}
+
+fn count(delta: isize) {
+    // A thread being torn down has no counter any more; its bytes are moot.
+    let _ = HELD.try_with(|held| held.set(held.get() + delta));
+}
+
+// SAFETY: every call is forwarded to the system allocator unchanged; the
+// counter is a const-initialised thread-local Cell, which never allocates.
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: the caller's contract for `alloc` is passed on.
+        unsafe { System.alloc(layout) }
+    }
+    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
+        count(layout.size() as isize);
+        // SAFETY: as above.
+        unsafe { System.alloc_zeroed(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
+        count(-(layout.size() as isize));
+        // SAFETY: as above.
+        unsafe { System.dealloc(ptr, layout) }
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        count(new_size as isize - layout.size() as isize);
+        // SAFETY: as above.
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+}
+
+#[global_allocator]
+static ALLOCATOR: Counting = Counting;
+
+const CONNECTIONS: usize = 50;
+const BIG: usize = 1 << 20;
+
+/// How the server's connections are served.
+#[derive(Clone, Copy)]
+enum Serving {
+    Whole,
+    Split,
+}
+
+/// Asks the server thread for the bytes it holds and how many connections
+/// it has accepted.
+type Report = oneshot::Sender<(isize, usize)>;
+
+/// Starts an echo server on its own thread; returns its `ws://` URL and a
+/// way to ask it for its memory.
+fn start_server(serving: Serving) -> (String, mpsc::UnboundedSender<Report>) {
+    let (url_tx, url_rx) = std::sync::mpsc::channel();
+    let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(async move {
+            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            url_tx
+                .send(format!("ws://{}/", listener.local_addr().unwrap()))
+                .unwrap();
+            let accepted = std::rc::Rc::new(Cell::new(0usize));
+            let counted = accepted.clone();
+            let local = tokio::task::LocalSet::new();
+            local
+                .run_until(async move {
+                    tokio::task::spawn_local(async move {
+                        while let Some(reply) = report_rx.recv().await {
+                            let _ = reply.send((HELD.with(Cell::get), counted.get()));
+                        }
+                    });
+                    loop {
+                        let (tcp, _) = listener.accept().await.unwrap();
+                        let accepted = accepted.clone();
+                        tokio::task::spawn_local(async move {
+                            let ws = accept(tcp).await.unwrap();
+                            accepted.set(accepted.get() + 1);
+                            match serving {
+                                Serving::Whole => echo(ws).await,
+                                Serving::Split => echo_split(ws).await,
+                            }
+                        });
+                    }
+                })
+                .await;
+        });
+    });
+    (url_rx.recv().unwrap(), report_tx)
+}
+
+async fn echo(mut ws: WebSocket<tokio::net::TcpStream>) {
+    while let Ok(message) = ws.read().await {
+        if let m @ (Message::Text(_) | Message::Binary(_)) = message
+            && ws.send(m).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+/// The read half on this task, the write half on another.
+async fn echo_split(ws: WebSocket<tokio::net::TcpStream>) {
+    let (mut read, mut write) = ws.split();
+    let (tx, mut rx) = mpsc::channel::<Message>(1);
+    tokio::task::spawn_local(async move {
+        while let Some(m) = rx.recv().await {
+            if write.send(m).await.is_err() {
+                return;
+            }
+        }
+    });
+    while let Ok(message) = read.read().await {
+        if let m @ (Message::Text(_) | Message::Binary(_)) = message
+            && tx.send(m).await.is_err()
+        {
+            return;
+        }
+    }
+}
+
+async fn report(server: &mpsc::UnboundedSender<Report>) -> (isize, usize) {
+    let (tx, rx) = oneshot::channel();
+    server.send(tx).unwrap();
+    rx.await.unwrap()
+}
+
+/// The server's memory once `accepted` connections are in and it is idle.
+async fn idle_memory(server: &mpsc::UnboundedSender<Report>, accepted: usize) -> isize {
+    loop {
+        let (_, n) = report(server).await;
+        if n >= accepted {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    // Let every connection reach its pending read.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    report(server).await.0
+}
+
+async fn check(serving: Serving, per_idle_connection: isize) {
+    let (url, server) = start_server(serving);
+    let mut clients = vec![connect(&url).await.unwrap()];
+    // One round trip first: the runtime's and the allocator's first-use costs.
+    clients[0].send(Message::Text("warm".into())).await.unwrap();
+    clients[0].read().await.unwrap();
+    let before = idle_memory(&server, 1).await;
+
+    for _ in 1..CONNECTIONS {
+        clients.push(connect(&url).await.unwrap());
+    }
+    let idle = idle_memory(&server, CONNECTIONS).await;
+    let per = (idle - before) / (CONNECTIONS as isize - 1);
+    assert!(
+        per <= per_idle_connection,
+        "an idle connection holds {per} bytes on the server"
+    );
+
+    // Big messages both ways on every connection, then idle again.
+    let big = Message::Binary((0..=255).cycle().take(BIG).collect());
+    for ws in &mut clients {
+        ws.send(big.clone()).await.unwrap();
+    }
+    for ws in &mut clients {
+        assert_eq!(ws.read().await.unwrap(), big);
+    }
+    let after = idle_memory(&server, CONNECTIONS).await;
+    // Allow a little for the runtime's own bookkeeping; one kept 64 KiB
+    // buffer on a single connection would exceed this.
+    assert!(
+        after - idle <= 16 * 1024,
+        "{} bytes still held after the big messages ({CONNECTIONS} connections)",
+        after - idle
+    );
+}
+
+#[tokio::test]
+async fn idle_connections_hold_no_buffers_and_give_memory_back() {
+    check(Serving::Whole, 4096).await;
+}
+
+#[tokio::test]
+async fn idle_split_connections_hold_no_buffers_and_give_memory_back() {
+    check(Serving::Split, 6144).await;
+}
