@@ -62,6 +62,8 @@ const BIG: usize = 1 << 20;
 enum Serving {
     Whole,
     Split,
+    /// Split, only the read half used (the write half is held, idle).
+    ReadHalfOnly,
 }
 
 /// Asks the server thread for the bytes it holds and how many connections
@@ -71,6 +73,15 @@ type Report = oneshot::Sender<(isize, usize)>;
 /// Starts an echo server on its own thread; returns its `ws://` URL and a
 /// way to ask it for its memory.
 fn start_server(serving: Serving) -> (String, mpsc::UnboundedSender<Report>) {
+    start_server_with(serving, None)
+}
+
+/// [`start_server`], its accepted sockets with send and receive buffers
+/// of this size.
+fn start_server_with(
+    serving: Serving,
+    socket_buffers: Option<u32>,
+) -> (String, mpsc::UnboundedSender<Report>) {
     let (url_tx, url_rx) = std::sync::mpsc::channel();
     let (report_tx, mut report_rx) = mpsc::unbounded_channel::<Report>();
     std::thread::spawn(move || {
@@ -79,7 +90,10 @@ fn start_server(serving: Serving) -> (String, mpsc::UnboundedSender<Report>) {
             .build()
             .unwrap();
         rt.block_on(async move {
-            let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+            let listener = match socket_buffers {
+                Some(size) => small_buffer_listener(size),
+                None => TcpListener::bind("127.0.0.1:0").await.unwrap(),
+            };
             url_tx
                 .send(format!("ws://{}/", listener.local_addr().unwrap()))
                 .unwrap();
@@ -102,6 +116,7 @@ fn start_server(serving: Serving) -> (String, mpsc::UnboundedSender<Report>) {
                             match serving {
                                 Serving::Whole => echo(ws).await,
                                 Serving::Split => echo_split(ws).await,
+                                Serving::ReadHalfOnly => read_only(ws).await,
                             }
                         });
                     }
@@ -110,6 +125,16 @@ fn start_server(serving: Serving) -> (String, mpsc::UnboundedSender<Report>) {
         });
     });
     (url_rx.recv().unwrap(), report_tx)
+}
+
+/// A loopback listener whose accepted sockets have send and receive
+/// buffers of `size` bytes (they inherit the listener's, on Linux).
+fn small_buffer_listener(size: u32) -> TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_send_buffer_size(size).unwrap();
+    socket.set_recv_buffer_size(size).unwrap();
+    socket.bind("127.0.0.1:0".parse().unwrap()).unwrap();
+    socket.listen(64).unwrap()
 }
 
 async fn echo(mut ws: WebSocket<tokio::net::TcpStream>) {
@@ -140,6 +165,14 @@ async fn echo_split(ws: WebSocket<tokio::net::TcpStream>) {
             return;
         }
     }
+}
+
+/// Reads events with the read half until the end (`read_event_with` does
+/// not wait for the pongs it owes to be written); the write half sends
+/// nothing.
+async fn read_only(ws: WebSocket<tokio::net::TcpStream>) {
+    let (mut read, _write) = ws.split();
+    while read.read_event_with(|_| ()).await.is_ok() {}
 }
 
 async fn report(server: &mpsc::UnboundedSender<Report>) -> (isize, usize) {
@@ -206,4 +239,107 @@ async fn idle_connections_hold_no_buffers_and_give_memory_back() {
 #[tokio::test]
 async fn idle_split_connections_hold_no_buffers_and_give_memory_back() {
     check(Serving::Split, 6144).await;
+}
+
+/// A peer that sends pings as fast as it can and never reads: the server
+/// owes it pongs it cannot write. Its memory must stay bounded (owed pongs
+/// collapse to the latest behind unwritten bytes) even when its read half
+/// reads on while replies wait. `held` tells what the server holds.
+async fn ping_flood(url: &str, held: impl AsyncFn() -> isize) {
+    use std::io::{Read, Write};
+    let before = held().await;
+    let addr = url
+        .trim_start_matches("ws://")
+        .trim_end_matches('/')
+        .to_string();
+    // Small socket buffers on both sides (see `small_buffer_listener`), so
+    // that the kernel holds few of the pongs: the rest would be the server's.
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let tcp = socket.connect(addr.parse().unwrap()).await.unwrap();
+    let tcp = tcp.into_std().unwrap();
+    tcp.set_nonblocking(false).unwrap();
+    let (sent_tx, sent_rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut tcp = tcp;
+        write!(
+            tcp,
+            "GET / HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+             Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        .unwrap();
+        let mut response = Vec::new();
+        let mut byte = [0u8];
+        while !response.ends_with(b"\r\n\r\n") {
+            tcp.read_exact(&mut byte).unwrap();
+            response.push(byte[0]);
+        }
+        assert!(response.starts_with(b"HTTP/1.1 101"));
+        // Masked pings of 125 bytes (mask 0: the payload goes as it is).
+        let mut ping = vec![0x89, 0x80 | 125, 0, 0, 0, 0];
+        ping.extend(std::iter::repeat_n(b'p', 125));
+        let burst: Vec<u8> = ping
+            .iter()
+            .copied()
+            .cycle()
+            .take(ping.len() * 512)
+            .collect();
+        let mut sent = 0usize;
+        // 64 MiB of pings: their pongs are far more than socket buffers hold.
+        while sent < 64 << 20 && tcp.write_all(&burst).is_ok() {
+            sent += burst.len();
+            let _ = sent_tx.send(sent);
+        }
+    });
+    // Let the flood run until the server has read and owed a lot.
+    let mut sent = 0;
+    let start = std::time::Instant::now();
+    while start.elapsed() < Duration::from_secs(3) && sent < 64 << 20 {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        while let Ok(n) = sent_rx.try_recv() {
+            sent = n;
+        }
+    }
+    let held = held().await - before;
+    assert!(
+        sent > 2 << 20,
+        "the server read only {sent} bytes of pings: it stopped reading too early to tell"
+    );
+    assert!(
+        held < 512 << 10,
+        "the server holds {held} bytes after reading {sent} bytes of pings"
+    );
+}
+
+#[tokio::test]
+async fn a_peer_that_pings_and_never_reads_cannot_grow_a_read_half() {
+    let (url, server) = start_server_with(Serving::ReadHalfOnly, Some(4096));
+    ping_flood(&url, async || report(&server).await.0).await;
+}
+
+/// The same against the blocking adapter's read half, on a thread of its
+/// own that publishes what it holds after every event, while the write
+/// half is stuck writing a big message the peer never reads (so the read
+/// half cannot write its pongs itself).
+#[tokio::test]
+async fn a_peer_that_pings_and_never_reads_cannot_grow_a_blocking_read_half() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicIsize, Ordering};
+    let listener = small_buffer_listener(4096).into_std().unwrap();
+    listener.set_nonblocking(false).unwrap();
+    let url = format!("ws://{}/", listener.local_addr().unwrap());
+    let held = Arc::new(AtomicIsize::new(HELD.with(Cell::get)));
+    let published = held.clone();
+    std::thread::spawn(move || {
+        published.store(HELD.with(Cell::get), Ordering::SeqCst);
+        let (tcp, _) = listener.accept().unwrap();
+        let ws = wsock::blocking::accept(tcp).unwrap();
+        let (mut read, mut write) = ws.split().unwrap();
+        std::thread::spawn(move || write.send(Message::Binary(vec![0; 16 << 20])));
+        while read.read_event_with(|_| ()).is_ok() {
+            published.store(HELD.with(Cell::get), Ordering::SeqCst);
+        }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    ping_flood(&url, async || held.load(Ordering::SeqCst)).await;
 }

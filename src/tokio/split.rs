@@ -168,8 +168,14 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
         self.queue.len() - self.written + streamed
     }
 
-    /// Queues what the connection owes (between frames only).
+    /// Queues what the connection owes (between frames only) once the
+    /// queue is written: until then an owed pong waits in the connection,
+    /// where a newer ping replaces it, so a peer that pings and never reads
+    /// cannot grow the queue.
     fn queue_owed(&mut self) {
+        if self.pending() {
+            return;
+        }
         self.compact();
         driver::append_owed(&mut self.sender, &mut self.shared, &mut self.queue);
     }
@@ -242,13 +248,16 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
             if self.queue.capacity() > KEEP_WRITE_CAPACITY {
                 self.queue.shrink_to(KEEP_WRITE_CAPACITY);
             }
+            if self.streaming.is_none() {
+                // What waited for the queue (or a big frame) to be written:
+                // a pong, the close reply.
+                self.queue_owed();
+                if self.pending() {
+                    continue;
+                }
+            }
             if !to_the_end || !self.queue_next_piece() {
                 break;
-            }
-            if self.streaming.is_none() {
-                // The frame is out: what the read half could not queue
-                // inside it (a pong, the close reply) goes next.
-                self.queue_owed();
             }
         }
         if self.streaming.is_none() && self.queue.capacity() > KEEP_IDLE_QUEUE {
