@@ -53,6 +53,8 @@
 mod client;
 mod server;
 mod split;
+#[cfg(feature = "http")]
+pub mod upgrade;
 
 pub use crate::blocking::{Acceptance, CloseFrame, Error, Message, Options, Rejection};
 pub use client::{ClientBuilder, client, connect};
