@@ -51,13 +51,24 @@ step "interop with Python websockets (both directions)"
 WSOCK_PYTHON="$PWD/.venv/bin/python" cargo test --all-features --test interop_python -- --ignored
 
 step "Autobahn conformance: echo_server (server role) and autobahn_client (client role)"
-cargo build --release --examples --features tokio
+cargo build --release --examples --features tokio,http
 .ci/autobahn.sh server target/release/examples/echo_server
 .ci/autobahn.sh client target/release/examples/autobahn_client
 
 step "Autobahn conformance on the tokio adapter: tokio_echo_server and autobahn_client --tokio"
 AUTOBAHN_OUT=target/autobahn/tokio-server .ci/autobahn.sh server target/release/examples/tokio_echo_server
 AUTOBAHN_OUT=target/autobahn/tokio-client .ci/autobahn.sh client target/release/examples/autobahn_client --tokio
+
+step "axum_echo: an axum server upgraded by wsock::tokio::upgrade echoes tokio_client's lines"
+EXAMPLES=target/release/examples
+"$EXAMPLES/axum_echo" 127.0.0.1:0 >target/axum_echo.log &
+AXUM_ECHO=$!
+for _ in $(seq 100); do grep -q '^axum_echo listening on ' target/axum_echo.log && break; sleep 0.1; done
+url=$(sed -n 's/^axum_echo listening on //p' target/axum_echo.log)
+echoed=$(printf 'one\ntwo\n' | timeout 10 "$EXAMPLES/tokio_client" "$url") || true
+kill "$AXUM_ECHO"
+wait "$AXUM_ECHO" 2>/dev/null || true
+[[ "$echoed" == $'one\ntwo' ]] || { echo "axum_echo at '$url' echoed: '$echoed'" >&2; false; }
 
 step "the demo runs"
 cargo run --release --example demo

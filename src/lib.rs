@@ -16,7 +16,8 @@
 //! - [`blocking`] (feature `std`): a blocking WebSocket over any transport,
 //!   `connect`/`accept`, `wss://` with the `tls` feature.
 //! - [`tokio`](mod@tokio) (feature `tokio`): an async WebSocket over tokio streams,
-//!   a `Stream` + `Sink`, cancel-safe.
+//!   a `Stream` + `Sink`, cancel-safe; with the `http` feature, upgrading a
+//!   request that a hyper or axum server has read.
 //! - [`embedded`] (features `embedded-io`, `embedded-io-async`): client and
 //!   server over the embedded I/O traits, with caller-owned buffers.
 //!
@@ -58,6 +59,6 @@ pub use event::{ControlPayload, DataChunk, DataKind, Event, Outgoing};
 
 /// The README's examples, compiled and run as doc tests (they use every
 /// adapter, so with `--all-features`, as CI runs them).
-#[cfg(all(doctest, feature = "tokio"))]
+#[cfg(all(doctest, feature = "http"))]
 #[doc = include_str!("../README.md")]
 pub struct ReadmeDoctests;

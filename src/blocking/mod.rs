@@ -65,6 +65,8 @@ pub use error::Error;
 pub use message::{CloseFrame, Message};
 #[cfg(feature = "tokio")]
 pub(crate) use server::ServerHandshake;
+#[cfg(feature = "http")]
+pub(crate) use server::borrowed;
 pub use server::{Acceptance, Rejection, accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
 #[cfg(feature = "tls")]

@@ -28,6 +28,18 @@ pub struct Rejection {
     pub headers: Vec<(String, String)>,
 }
 
+impl Acceptance {
+    /// Runs `f` with this answer in the core's form.
+    pub(crate) fn with_accept<T>(&self, f: impl FnOnce(&Accept<'_>) -> T) -> T {
+        let headers = borrowed(&self.headers);
+        f(&Accept {
+            subprotocol: self.subprotocol.as_deref(),
+            extensions: None,
+            headers: &headers,
+        })
+    }
+}
+
 impl From<u16> for Rejection {
     fn from(status: u16) -> Self {
         Rejection {
@@ -149,15 +161,10 @@ where
                 return Some(refusal(rejection.status, &headers, error));
             }
         };
-        let headers = borrowed(&acceptance.headers);
-        let accept = Accept {
-            subprotocol: acceptance.subprotocol.as_deref(),
-            extensions: None,
-            headers: &headers,
-        };
-        let extra: usize = headers.iter().map(|(n, v)| n.len() + v.len() + 4).sum();
+        let extra = acceptance.headers.iter();
+        let extra: usize = extra.map(|(n, v)| n.len() + v.len() + 4).sum();
         let mut response = vec![0u8; 512 + extra];
-        match request.accept(&accept, &mut response) {
+        match acceptance.with_accept(|accept| request.accept(accept, &mut response)) {
             Ok(n) => {
                 response.truncate(n);
                 Some(Answer {
@@ -173,7 +180,8 @@ where
     }
 }
 
-fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
+/// Extra header fields as the core takes them.
+pub(crate) fn borrowed(headers: &[(String, String)]) -> Vec<(&str, &str)> {
     headers
         .iter()
         .map(|(n, v)| (n.as_str(), v.as_str()))

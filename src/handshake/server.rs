@@ -31,7 +31,7 @@
 use super::writer::Writer;
 use super::{
     HandshakeError, Header, KEY_LEN, accept_key, check_extra_headers, check_size, first_header,
-    from_httparse, has_token, header_str, is_token, list_elements,
+    from_httparse, has_token, header_str, list_elements,
 };
 use base64::Engine;
 
@@ -66,17 +66,46 @@ impl<'a> Request<'a> {
         let Some(len) = check_size(status, buf.len(), max_header_bytes)? else {
             return Ok(None);
         };
-        if req.method != Some("GET") {
-            return Err(HandshakeError::MethodNotGet);
-        }
+        let method = req.method.unwrap_or("");
         // httparse accepts HTTP/1.0 and 1.1; §4.1 requires 1.1 or later.
-        if req.version != Some(1) {
-            return Err(HandshakeError::Malformed("HTTP version must be 1.1"));
-        }
+        let http_1_1 = req.version == Some(1);
         let path = req
             .path
             .ok_or(HandshakeError::Malformed("no request target"))?;
-        let headers: &'a [Header<'a>] = req.headers;
+        let request = Request::from_head(method, http_1_1, path, req.headers)?;
+        Ok(Some(Request { len, ..request }))
+    }
+
+    /// Validates a request head that another HTTP parser has read (an HTTP
+    /// library's request type, say): its method, whether it is HTTP/1.1, its
+    /// target and its header fields. The same checks as
+    /// [`parse`](Request::parse); [`len`](Request::len) is 0.
+    ///
+    /// ```
+    /// use wsock::handshake::{server::Request, Header};
+    /// let headers = [
+    ///     Header { name: "host", value: b"example.com" },
+    ///     Header { name: "upgrade", value: b"websocket" },
+    ///     Header { name: "connection", value: b"Upgrade" },
+    ///     Header { name: "sec-websocket-key", value: b"dGhlIHNhbXBsZSBub25jZQ==" },
+    ///     Header { name: "sec-websocket-version", value: b"13" },
+    /// ];
+    /// let request = Request::from_head("GET", true, "/chat", &headers)?;
+    /// assert_eq!(request.host, "example.com");
+    /// # Ok::<(), wsock::handshake::HandshakeError>(())
+    /// ```
+    pub fn from_head(
+        method: &str,
+        http_1_1: bool,
+        path: &'a str,
+        headers: &'a [Header<'a>],
+    ) -> Result<Request<'a>, HandshakeError> {
+        if method != "GET" {
+            return Err(HandshakeError::MethodNotGet);
+        }
+        if !http_1_1 {
+            return Err(HandshakeError::Malformed("HTTP version must be 1.1"));
+        }
         let host = header_str(headers, "Host").ok_or(HandshakeError::MissingHeader("Host"))?;
         if !has_token(headers, "Upgrade", "websocket") {
             return Err(HandshakeError::MissingHeader("Upgrade: websocket"));
@@ -96,14 +125,14 @@ impl<'a> Request<'a> {
             Some("13") => {}
             Some(_) => return Err(HandshakeError::UnsupportedVersion),
         }
-        Ok(Some(Request {
+        Ok(Request {
             path,
             host,
             origin: header_str(headers, "Origin"),
             key,
             headers,
-            len,
-        }))
+            len: 0,
+        })
     }
 
     /// The subprotocols the client offers, in its order of preference.
@@ -125,6 +154,24 @@ impl<'a> Request<'a> {
     /// Writes the `101 Switching Protocols` response into `out`; returns its
     /// length. A chosen subprotocol must be one the client offered.
     pub fn accept(&self, accept: &Accept<'_>, out: &mut [u8]) -> Result<usize, HandshakeError> {
+        let mut w = Writer::new(out);
+        w.put(b"HTTP/1.1 101 Switching Protocols\r\n")?;
+        self.response_fields(accept, |name, value| w.header(name, value).map(drop))?;
+        w.put(b"\r\n")?;
+        Ok(w.finish())
+    }
+
+    /// The header fields of the `101 Switching Protocols` response, in
+    /// order, each passed to `field` (§4.2.2): `Upgrade`, `Connection`,
+    /// `Sec-WebSocket-Accept`, the chosen subprotocol and extensions, then
+    /// [`Accept::headers`]. [`accept`](Request::accept) writes them; a server
+    /// built on an HTTP library puts them in its response type. Fails, before
+    /// the first field, if the answer is invalid (as `accept` does).
+    pub fn response_fields(
+        &self,
+        accept: &Accept<'_>,
+        mut field: impl FnMut(&str, &[u8]) -> Result<(), HandshakeError>,
+    ) -> Result<(), HandshakeError> {
         if let Some(chosen) = accept.subprotocol
             && !self.subprotocols().any(|p| p == chosen)
         {
@@ -138,22 +185,19 @@ impl<'a> Request<'a> {
             ));
         }
         check_extra_headers(accept.headers)?;
-        let mut w = Writer::new(out);
-        w.put(
-            b"HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n",
-        )?
-        .header("Sec-WebSocket-Accept", &accept_key(self.key.as_bytes()))?;
+        field("Upgrade", b"websocket")?;
+        field("Connection", b"Upgrade")?;
+        field("Sec-WebSocket-Accept", &accept_key(self.key.as_bytes()))?;
         if let Some(protocol) = accept.subprotocol {
-            w.header("Sec-WebSocket-Protocol", protocol.as_bytes())?;
+            field("Sec-WebSocket-Protocol", protocol.as_bytes())?;
         }
         if let Some(ext) = accept.extensions {
-            w.header("Sec-WebSocket-Extensions", ext.as_bytes())?;
+            field("Sec-WebSocket-Extensions", ext.as_bytes())?;
         }
         for (name, value) in accept.headers {
-            w.header(name, value.as_bytes())?;
+            field(name, value.as_bytes())?;
         }
-        w.put(b"\r\n")?;
-        Ok(w.finish())
+        Ok(())
     }
 }
 
@@ -186,27 +230,43 @@ pub fn write_rejection(
     headers: &[(&str, &str)],
     out: &mut [u8],
 ) -> Result<usize, HandshakeError> {
-    if !(100..=999).contains(&status) || status == 101 {
-        return Err(HandshakeError::InvalidInput(
-            "rejection status must be a 3-digit non-101 code",
-        ));
-    }
-    check_extra_headers(headers)?;
     let mut w = Writer::new(out);
     w.put(b"HTTP/1.1 ")?
         .put_u16(status)?
         .put(b" ")?
         .put_str(reason_phrase(status))?
         .put(b"\r\nConnection: close\r\nContent-Length: 0\r\n")?;
-    if status == 426 {
-        w.header("Sec-WebSocket-Version", b"13")?;
-    }
-    for (name, value) in headers {
-        debug_assert!(is_token(name));
-        w.header(name, value.as_bytes())?;
-    }
+    rejection_fields(status, headers, |name, value| {
+        w.header(name, value).map(drop)
+    })?;
     w.put(b"\r\n")?;
     Ok(w.finish())
+}
+
+/// The header fields every rejection with `status` carries, each passed to
+/// `field`: `Sec-WebSocket-Version: 13` for 426 (§4.4), then `headers`.
+/// [`write_rejection`] writes them (after its own framing fields); a server
+/// built on an HTTP library puts them in its response type. Fails, before
+/// the first field, for a status that is not a 3-digit non-101 code or a
+/// header that is not valid HTTP.
+pub fn rejection_fields(
+    status: u16,
+    headers: &[(&str, &str)],
+    mut field: impl FnMut(&str, &[u8]) -> Result<(), HandshakeError>,
+) -> Result<(), HandshakeError> {
+    if !(100..=999).contains(&status) || status == 101 {
+        return Err(HandshakeError::InvalidInput(
+            "rejection status must be a 3-digit non-101 code",
+        ));
+    }
+    check_extra_headers(headers)?;
+    if status == 426 {
+        field("Sec-WebSocket-Version", b"13")?;
+    }
+    for (name, value) in headers {
+        field(name, value.as_bytes())?;
+    }
+    Ok(())
 }
 
 fn reason_phrase(status: u16) -> &'static str {

@@ -27,6 +27,10 @@
 //! replies it owes itself, through the send path both halves share behind a
 //! short lock that is never held across an `.await`.
 //!
+//! [`upgrade`] (feature `http`) takes over a request that an HTTP server
+//! built on hyper (axum, say) has read, and gives a `WebSocket` over the
+//! upgraded connection.
+//!
 //! ## Cancel safety
 //!
 //! Every future of this module can be dropped at any `.await` (in a
@@ -53,6 +57,8 @@
 mod client;
 mod server;
 mod split;
+#[cfg(feature = "http")]
+pub mod upgrade;
 
 pub use crate::blocking::{Acceptance, CloseFrame, Error, Message, Options, Rejection};
 pub use client::{ClientBuilder, client, connect};
