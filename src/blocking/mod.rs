@@ -109,6 +109,36 @@ pub struct Options {
     /// to be written, so a peer that does not read holds at most this much
     /// (plus one message) of our memory.
     pub write_high_water: usize,
+    /// Keepalive for the tokio adapter (default off): a ping every
+    /// `interval` while a read waits, and the connection fails when no pong
+    /// arrives within `timeout` of a ping. The blocking adapter does not
+    /// ping yet.
+    pub keepalive: Option<Keepalive>,
+}
+
+/// Keepalive pings: see [`Options::keepalive`].
+///
+/// When a ping goes unanswered for `timeout`, the adapter sends a close
+/// frame with 1011 (what RFC 6455 §7.4.1 gives an endpoint that cannot go
+/// on; Python `websockets` does the same), ends the transport without
+/// waiting for the peer's close (it has stopped answering), and the read
+/// returns an `Io` error of kind `TimedOut`.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsock::blocking::{Keepalive, Options};
+/// let options = Options::new().keepalive(Some(Keepalive {
+///     interval: Duration::from_secs(20),
+///     timeout: Duration::from_secs(20),
+/// }));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Keepalive {
+    /// Time from one ping to the next.
+    pub interval: Duration,
+    /// Time a ping has to be answered.
+    pub timeout: Duration,
 }
 
 impl Options {
@@ -122,6 +152,7 @@ impl Options {
             handshake_timeout: Some(Duration::from_secs(10)),
             close_timeout: Some(Duration::from_secs(5)),
             write_high_water: 128 * 1024,
+            keepalive: None,
         }
     }
 
@@ -158,6 +189,12 @@ impl Options {
     /// Sets [`close_timeout`](Options::close_timeout).
     pub const fn close_timeout(mut self, timeout: Option<Duration>) -> Self {
         self.close_timeout = timeout;
+        self
+    }
+
+    /// Sets [`keepalive`](Options::keepalive).
+    pub const fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
+        self.keepalive = keepalive;
         self
     }
 

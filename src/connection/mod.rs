@@ -206,6 +206,12 @@ impl<R> Connection<R> {
         self.shared.state
     }
 
+    /// How many pongs have been received (wrapping); see
+    /// [`Receiver::pongs_received`].
+    pub fn pongs_received(&self) -> u32 {
+        self.receiver.pongs_received()
+    }
+
     /// The error that failed the connection, if one did.
     pub fn failure(&self) -> Option<ProtocolError> {
         self.shared.failure

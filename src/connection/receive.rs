@@ -52,6 +52,9 @@ pub struct Receiver {
     rx_message: Option<RxMessage>,
     rx_utf8: Utf8Validator,
     control: Vec<u8, MAX_CONTROL_PAYLOAD>,
+    /// Pongs received, wrapping: a keepalive compares it before and after
+    /// its ping.
+    pongs: u32,
 }
 
 impl Default for Receiver {
@@ -69,7 +72,15 @@ impl Receiver {
             rx_message: None,
             rx_utf8: Utf8Validator::new(),
             control: Vec::new(),
+            pongs: 0,
         }
+    }
+
+    /// How many pongs have been received (wrapping): an adapter with a
+    /// clock that sent a ping compares it with the count at that time to
+    /// know whether the peer answered (a keepalive).
+    pub fn pongs_received(&self) -> u32 {
+        self.pongs
     }
 
     /// The payload of the last control frame received, until the next
@@ -375,6 +386,7 @@ impl Receiver {
                 Ok(if op == OpCode::Ping {
                     Event::Ping(payload)
                 } else {
+                    self.pongs = self.pongs.wrapping_add(1);
                     Event::Pong(payload)
                 })
             }

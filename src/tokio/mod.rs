@@ -46,6 +46,13 @@
 //! | [`flush`](WebSocket::flush) | what was not written stays queued, in order |
 //! | [`close`](WebSocket::close) | our close frame is queued (once); calling `close` again goes on, within the same deadline |
 //!
+//! ## Keepalive
+//!
+//! With [`Options::keepalive`], a ping goes out every interval while a read
+//! waits, and a ping unanswered within the timeout fails the connection
+//! (close code 1011, the transport ended, a `TimedOut` I/O error); see
+//! [`Keepalive`].
+//!
 //! ## Backpressure
 //!
 //! [`send`](WebSocket::send) and [`feed`](WebSocket::feed) wait while
@@ -55,12 +62,13 @@
 //! the queue 64 KiB at a time as it drains.
 
 mod client;
+mod keepalive;
 mod server;
 mod split;
 #[cfg(feature = "http")]
 pub mod upgrade;
 
-pub use crate::blocking::{Acceptance, CloseFrame, Error, Message, Options, Rejection};
+pub use crate::blocking::{Acceptance, CloseFrame, Error, Keepalive, Message, Options, Rejection};
 pub use client::{ClientBuilder, client, connect};
 pub use server::{accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
@@ -82,6 +90,7 @@ use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_sink::Sink;
+use keepalive::{Due, Pinger};
 use std::boxed::Box;
 use std::io;
 use std::string::String;
@@ -104,6 +113,8 @@ pub struct WebSocket<S> {
     /// began it): it bounds the whole phase.
     close_deadline: Option<Pin<Box<Sleep>>>,
     write_high_water: usize,
+    /// Keepalive pings, if [`Options::keepalive`] asks for them.
+    pinger: Option<Pinger>,
     subprotocol: Option<String>,
     /// The [`Stream`] has ended.
     ended: bool,
@@ -281,6 +292,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             close_timeout: options.close_timeout,
             close_deadline: None,
             write_high_water: options.write_high_water,
+            pinger: options.keepalive.map(Pinger::new),
             subprotocol: None,
             ended: false,
         })
@@ -307,7 +319,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 match self.poll_flush_queue(cx) {
                     Poll::Pending => {
                         self.control = Some(message);
-                        return self.poll_pending_close(cx);
+                        return self.poll_pending(cx);
                     }
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Ready(Ok(())) => return Poll::Ready(Ok(message)),
@@ -326,7 +338,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 }
             });
             match step {
-                Poll::Pending => return self.poll_pending_close(cx),
+                Poll::Pending => return self.poll_pending(cx),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Ready(Ok(Step::Whole(kind))) => {
                     return Poll::Ready(whole_message(&mut self.assembler, kind));
@@ -339,10 +351,36 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         }
     }
 
-    /// `Pending`, unless the closing handshake's deadline has passed: then
-    /// the transport is ended and the error is a timeout.
-    fn poll_pending_close<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+    /// What a read does when the stream has nothing: `Pending`, after the
+    /// keepalive has had its turn, unless a deadline has passed: the
+    /// closing handshake's, or a keepalive ping's (then the transport is
+    /// ended and the error is a timeout).
+    fn poll_pending<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         if self.state() == State::Open {
+            let Some(pinger) = &mut self.pinger else {
+                return Poll::Pending;
+            };
+            let pongs = self.io.driver.connection().pongs_received();
+            match pinger.poll(cx, pongs, self.io.streaming.is_none()) {
+                Poll::Pending => {}
+                Poll::Ready(Due::Ping) => {
+                    // Queued now; the read, polled again at once, writes it.
+                    let _ = self.io.driver.queue(Outgoing::Ping(keepalive::PING));
+                    cx.waker().wake_by_ref();
+                }
+                Poll::Ready(Due::Unanswered) => {
+                    let error = pinger.error();
+                    if self.io.streaming.is_none() {
+                        let close = Some((CloseCode::INTERNAL_ERROR, keepalive::REASON));
+                        let _ = self.io.driver.queue(Outgoing::Close(close));
+                    }
+                    // One try to write the close: the peer gets no more time.
+                    let _ = self.io.poll_write_out(cx);
+                    let _ = self.io.poll_shut_down(cx);
+                    self.io.driver.shut_down();
+                    return Poll::Ready(Err(Error::Io(error)));
+                }
+            }
             return Poll::Pending;
         }
         match self.poll_close_deadline(cx) {
@@ -379,11 +417,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         mut f: impl FnMut(Event<'_>) -> T,
     ) -> Result<T, Error> {
         poll_fn(|cx| {
-            self.io.poll_run(cx, |driver| {
+            let read = self.io.poll_run(cx, |driver| {
                 driver
                     .poll_event(|event, _| f(event))
                     .map_ready(|r| r.map_err(ended))
-            })
+            });
+            match read {
+                Poll::Pending => self.poll_pending(cx),
+                ready => ready,
+            }
         })
         .await
     }
@@ -417,9 +459,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         mut f: impl FnMut(Event<'_>, Reply<'_, MaskRng, Vec<u8>>) -> T,
     ) -> Result<T, Error> {
         poll_fn(|cx| {
-            self.io.poll_run(cx, |driver| {
+            let read = self.io.poll_run(cx, |driver| {
                 driver.poll_event(&mut f).map_ready(|r| r.map_err(ended))
-            })
+            });
+            match read {
+                Poll::Pending => self.poll_pending(cx),
+                ready => ready,
+            }
         })
         .await
     }

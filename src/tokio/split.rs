@@ -13,6 +13,7 @@
 //! both (tokio keeps one waker per direction), so neither misses the moment
 //! the socket becomes writable.
 
+use super::keepalive::{self, Due, Pinger};
 use super::{
     Error, KEEP_IDLE_QUEUE, Message, Streaming, WebSocket, poll_read_lazily, stream_item,
     within_deadline,
@@ -65,6 +66,8 @@ struct Reading<S> {
     close_deadline: Option<Pin<Box<Sleep>>>,
     /// [`Options::read_buffer_size`](super::Options::read_buffer_size).
     read_buffer_size: usize,
+    /// Keepalive pings: the read half's, as it is the one that waits.
+    pinger: Option<Pinger>,
 }
 
 /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
@@ -365,6 +368,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 close_timeout: self.close_timeout,
                 close_deadline: self.close_deadline,
                 read_buffer_size: io.read_buffer_size,
+                pinger: self.pinger,
             },
             assembler: self.assembler,
             control: self.control,
@@ -488,6 +492,7 @@ impl<S: AsyncRead + AsyncWrite> ReadHalf<S> {
             close_timeout: reading.close_timeout,
             close_deadline: reading.close_deadline,
             write_high_water: self.write_high_water,
+            pinger: reading.pinger,
             subprotocol: self.subprotocol,
             ended: self.ended,
         })
@@ -638,7 +643,7 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
     /// `Pending`, unless the closing handshake's deadline has passed.
     fn pending<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
         if self.path.lock().shared.state() == State::Open {
-            return Poll::Pending;
+            return self.poll_keepalive(cx);
         }
         match within_deadline(&mut self.close_deadline, self.close_timeout, cx) {
             Poll::Ready(e) => {
@@ -650,6 +655,39 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
                 Poll::Ready(Err(e))
             }
             Poll::Pending => Poll::Pending,
+        }
+    }
+
+    /// The keepalive's turn while the read waits (as the whole WebSocket's):
+    /// a ping when one is due, and when one went unanswered a close with
+    /// 1011, one try to write it, the transport ended and a timeout error.
+    fn poll_keepalive<T>(&mut self, cx: &mut Context<'_>) -> Poll<Result<T, Error>> {
+        let Some(pinger) = &mut self.pinger else {
+            return Poll::Pending;
+        };
+        let mut st = self.path.lock();
+        let due = ready!(pinger.poll(cx, self.receiver.pongs_received(), st.streaming.is_none()));
+        match due {
+            Due::Ping => {
+                // Queued now; the read, polled again at once, writes it.
+                let _ = st.queue_frame(Outgoing::Ping(keepalive::PING));
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
+            Due::Unanswered => {
+                let error = pinger.error();
+                if st.streaming.is_none() {
+                    let close = Some((CloseCode::INTERNAL_ERROR, keepalive::REASON));
+                    let _ = st.queue_frame(Outgoing::Close(close));
+                }
+                let both = &mut Context::from_waker(&self.path.both);
+                let _ = st.poll_write_queue(both, false);
+                let _ = st.poll_shut_down(both);
+                st.shut_down = true;
+                drop(st);
+                self.path.wakers.wake_half(WRITE);
+                Poll::Ready(Err(Error::Io(error)))
+            }
         }
     }
 
