@@ -685,6 +685,14 @@ where
         Ok(n)
     }
 
+    /// Counts a piece of the started frame's payload that the adapter wrote
+    /// to the transport itself, behind the queued output (an unmasked
+    /// frame: see [`Sender::pass_payload`]); returns how many bytes of
+    /// `payload` were taken.
+    pub fn pass_payload(&mut self, payload: &[u8]) -> Result<usize, SendError> {
+        self.conn.pass_payload(payload)
+    }
+
     /// End of the queued output within the output buffer.
     pub fn queued_end(&self) -> usize {
         self.out_end

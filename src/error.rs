@@ -164,6 +164,10 @@ pub enum SendError {
     InvalidCloseCode(u16),
     /// Text fragments must form valid UTF-8 (§8.1).
     InvalidUtf8,
+    /// A client's frames are masked (§5.3): their payload cannot be passed
+    /// to the transport as it is
+    /// ([`Sender::pass_payload`](crate::connection::Sender::pass_payload)).
+    MaskedFrame,
 }
 
 impl core::fmt::Display for SendError {
@@ -182,6 +186,9 @@ impl core::fmt::Display for SendError {
             }
             SendError::InvalidCloseCode(code) => write!(f, "close code {code} may not be sent"),
             SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
+            SendError::MaskedFrame => {
+                f.write_str("a masked frame's payload must be encoded, not passed as it is")
+            }
         }
     }
 }

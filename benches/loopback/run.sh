@@ -20,5 +20,7 @@ fi
 
 echo "wsock $(git -C ../.. describe --always --dirty 2>/dev/null || echo '?'); $(rustc --version)" >&2
 cargo build --release --quiet --bins
+# tokio_echo_server is the example itself, in the main crate's default release profile.
+(cd ../.. && cargo build --release --quiet --example tokio_echo_server --features tokio)
 rm -f target/loopback-raw.tsv
 exec target/release/loopback --raw target/loopback-raw.tsv "${args[@]}" "$@"

@@ -319,6 +319,12 @@ impl<R: rand_core::Rng> Connection<R> {
         self.sender.encode_payload(payload, out)
     }
 
+    /// Counts a piece of an unmasked started frame that the caller wrote
+    /// itself; see [`Sender::pass_payload`].
+    pub fn pass_payload(&mut self, payload: &[u8]) -> Result<usize, SendError> {
+        self.sender.pass_payload(payload)
+    }
+
     /// Payload bytes still owed to the frame started with `start_frame`.
     pub fn frame_payload_remaining(&self) -> u64 {
         self.sender.frame_payload_remaining()

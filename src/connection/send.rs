@@ -277,18 +277,59 @@ impl<R: rand_core::Rng> Sender<R> {
         let Some(frame) = self.tx_frame else {
             return Err(SendError::NoFrameInProgress);
         };
+        let n = self.take_piece(frame, payload, out.len())?;
+        write_payload(&mut out[..n], &payload[..n], frame.mask, frame.offset);
+        Ok(n)
+    }
+
+    /// Counts the next piece of an unmasked frame started with
+    /// [`start_frame`](Sender::start_frame) (a server's) that the caller
+    /// wrote to the transport itself, as it is, right behind what went
+    /// before: zero-copy. Checked as [`encode_payload`](Sender::encode_payload)
+    /// checks; returns how many bytes of `payload` the frame took. A masked
+    /// frame (a client's) fails with [`SendError::MaskedFrame`]: its
+    /// payload must be encoded.
+    ///
+    /// ```
+    /// use wsock::{Connection, Config, DataKind};
+    /// let (_, mut tx, mut shared) = Connection::server(Config::new()).split();
+    /// let mut header = [0u8; 4];
+    /// tx.start_frame(&mut shared, DataKind::Binary, 300, true, &mut header)?;
+    /// // ... the header and then these 300 bytes were written to the transport:
+    /// assert_eq!(tx.pass_payload(&[7u8; 300])?, 300);
+    /// assert!(!tx.is_frame_in_progress());
+    /// # Ok::<(), wsock::SendError>(())
+    /// ```
+    pub fn pass_payload(&mut self, payload: &[u8]) -> Result<usize, SendError> {
+        let Some(frame) = self.tx_frame else {
+            return Err(SendError::NoFrameInProgress);
+        };
+        if frame.mask.is_some() {
+            return Err(SendError::MaskedFrame);
+        }
+        self.take_piece(frame, payload, payload.len())
+    }
+
+    /// Takes up to `room` bytes of `payload` into the frame in progress
+    /// (checking a text frame's UTF-8); how many it took.
+    fn take_piece(
+        &mut self,
+        frame: TxFrame,
+        payload: &[u8],
+        room: usize,
+    ) -> Result<usize, SendError> {
         // `n <= payload.len()`, so the cast back to usize cannot truncate.
-        let n = frame.remaining.min(payload.len().min(out.len()) as u64) as usize;
-        let piece = &payload[..n];
+        let n = frame.remaining.min(payload.len().min(room) as u64) as usize;
         if frame.kind == DataKind::Text {
             let mut validator = self.tx_utf8;
             let ends_message = frame.fin && n as u64 == frame.remaining;
-            if validator.feed(piece).is_err() || (ends_message && validator.finish().is_err()) {
+            if validator.feed(&payload[..n]).is_err()
+                || (ends_message && validator.finish().is_err())
+            {
                 return Err(SendError::InvalidUtf8);
             }
             self.tx_utf8 = validator;
         }
-        write_payload(&mut out[..n], piece, frame.mask, frame.offset);
         self.tx_frame = Some(TxFrame {
             remaining: frame.remaining - n as u64,
             offset: frame.offset.wrapping_add(n as u64),

@@ -64,6 +64,7 @@
 mod client;
 mod keepalive;
 mod server;
+mod spare;
 mod split;
 #[cfg(feature = "http")]
 pub mod upgrade;
@@ -128,16 +129,19 @@ struct Io<S> {
     /// A big data frame whose header is queued and whose payload is
     /// encoded into the queue piece by piece as it drains.
     streaming: Option<Streaming>,
-    /// [`Options::read_buffer_size`]: the read buffer is this big while a
-    /// read is under way, and released while the stream has nothing.
-    read_buffer_size: usize,
+    /// How much the next read asks for; the read buffer exists only while
+    /// a read is under way.
+    read_size: ReadSize,
 }
 
 #[derive(Debug)]
 struct Streaming {
     payload: Vec<u8>,
-    /// Payload bytes queued so far.
+    /// Payload bytes queued (or, `direct`, written) so far.
     taken: usize,
+    /// The payload goes to the stream as it is, behind the queue, in
+    /// vectored writes (a server's frames are not masked): no copy.
+    direct: bool,
 }
 
 impl Streaming {
@@ -149,7 +153,12 @@ impl Streaming {
             Message::Binary(b) if b.len() >= KEEP_WRITE_CAPACITY => (DataKind::Binary, b),
             other => return Err(other),
         };
-        Ok((kind, Streaming { payload, taken: 0 }))
+        let streaming = Streaming {
+            payload,
+            taken: 0,
+            direct: false,
+        };
+        Ok((kind, streaming))
     }
 }
 
@@ -171,10 +180,15 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             match op(&mut self.driver) {
                 Next::Ready(result) => return Poll::Ready(result),
                 Next::Read => {
+                    // Replies to what is read are queued into a spare buffer.
+                    let output = self.driver.output_buffer_mut();
+                    if output.capacity() == 0 {
+                        *output = spare::take_queue();
+                    }
                     let Some(input) = self.driver.input_buffer_mut() else {
                         continue; // not asked while input waits; decode it
                     };
-                    let read = poll_read_lazily(&mut self.stream, cx, input, self.read_buffer_size);
+                    let read = poll_read_lazily(&mut self.stream, cx, input, &mut self.read_size);
                     match read {
                         Poll::Ready(Ok(n)) => self.driver.input_filled(n),
                         Poll::Ready(Err(e)) if e.kind() == io::ErrorKind::Interrupted => {}
@@ -182,13 +196,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
                         Poll::Pending => {
                             // Idle: nothing to read, nothing to write.
                             if !self.driver.has_pending_output() && self.streaming.is_none() {
-                                *self.driver.output_buffer_mut() = Vec::new();
+                                spare::give(self.driver.output_buffer_mut());
                             }
                             return Poll::Pending;
                         }
                     }
                 }
-                Next::Write => ready!(self.poll_write_out(cx))?,
+                Next::Write => match self.poll_write_out(cx) {
+                    Poll::Ready(written) => written?,
+                    Poll::Pending => {
+                        // A peer slow to read: hold no read buffer meanwhile.
+                        if let Some(input) = self.driver.input_buffer_mut() {
+                            spare::give(input);
+                        }
+                        return Poll::Pending;
+                    }
+                },
                 Next::Shutdown => ready!(self.poll_shut_down(cx)),
             }
         }
@@ -198,6 +221,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     /// is going out, to its end), then flushes the stream.
     fn poll_write_out(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
         loop {
+            if self.streaming.as_ref().is_some_and(|s| s.direct) {
+                ready!(self.poll_write_direct(cx))?;
+            }
             while self.driver.has_pending_output() {
                 let written =
                     ready!(Pin::new(&mut self.stream).poll_write(cx, self.driver.pending_output()));
@@ -222,12 +248,48 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
         }
     }
 
+    /// Writes the queue and behind it a `direct` streamed frame's payload,
+    /// in vectored writes, until the payload is all out; the connection
+    /// counts each piece once it is written.
+    fn poll_write_direct(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        while let Some(streaming) = &mut self.streaming {
+            let rest = &streaming.payload[streaming.taken..];
+            if rest.is_empty() {
+                self.streaming = None;
+                break;
+            }
+            let pending = self.driver.pending_output();
+            let slices = [io::IoSlice::new(pending), io::IoSlice::new(rest)];
+            let from_queue = pending.len();
+            let written = match ready!(Pin::new(&mut self.stream).poll_write_vectored(cx, &slices))
+            {
+                Ok(0) => Err(io::ErrorKind::WriteZero.into()),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                other => other,
+            };
+            let n = match written {
+                Ok(n) => n,
+                Err(e) => return Poll::Ready(Err(self.io_error(cx, e))),
+            };
+            let from_queue = n.min(from_queue);
+            self.driver.output_written(from_queue);
+            if n > from_queue {
+                let piece = &streaming.payload[streaming.taken..streaming.taken + (n - from_queue)];
+                streaming.taken += self.driver.pass_payload(piece).map_err(Error::Send)?;
+            }
+        }
+        Poll::Ready(Ok(()))
+    }
+
     /// Queues the next piece of the streamed frame, if one is going out;
     /// false if there is none.
     fn queue_next_piece(&mut self) -> Result<bool, Error> {
         let Some(streaming) = &mut self.streaming else {
             return Ok(false);
         };
+        if streaming.direct {
+            return Ok(false);
+        }
         let buffer = self.driver.output_buffer_mut();
         if buffer.len() < KEEP_WRITE_CAPACITY {
             buffer.resize(KEEP_WRITE_CAPACITY, 0);
@@ -285,7 +347,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 // The read buffer is allocated by the first read.
                 driver: new_driver(role, &options, leftover, 0)?,
                 streaming: None,
-                read_buffer_size: options.read_buffer_size,
+                read_size: ReadSize::new(options.read_buffer_size),
             },
             assembler: MessageAssembler::new(Vec::new()),
             control: None,
@@ -618,11 +680,12 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if self.io.streaming.is_some() {
             return self.write(message.as_outgoing());
         }
-        let (kind, streaming) = match Streaming::of(message) {
+        let (kind, mut streaming) = match Streaming::of(message) {
             Ok(big) => big,
             Err(small) => return self.write(small.as_outgoing()),
         };
         let driver = &mut self.io.driver;
+        streaming.direct = driver.connection().role() == Role::Server;
         driver.queue_owed();
         // Room for the header behind what is queued.
         let want = driver.queued_end() + 16;
@@ -640,6 +703,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Writes the queue and any big message going out to the end; closes
     /// the transport if the connection is done with it.
     fn poll_flush_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
+        // A big message going out (the driver does not see its unqueued
+        // rest): to its end first.
+        if self.io.streaming.is_some() {
+            ready!(self.io.poll_write_out(cx))?;
+        }
         ready!(
             self.io
                 .poll_run(cx, |driver| driver.poll_flush().map_ready(Ok))
@@ -648,7 +716,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if !self.io.driver.has_pending_output() && self.io.streaming.is_none() {
             let buffer = self.io.driver.output_buffer_mut();
             if buffer.len() > KEEP_IDLE_QUEUE {
-                *buffer = Vec::new();
+                spare::give(buffer);
             }
         }
         Poll::Ready(Ok(()))
@@ -770,25 +838,61 @@ async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> R
     }
 }
 
-/// Reads from `stream` into `input`, which holds `size` bytes only while a
-/// read is under way: when the stream has nothing to read, `input` is
-/// released, so an idle connection holds no read buffer. `Ready(Ok(n))`
-/// with the count read (0 at the end of the stream).
+/// The most a read asks for once reads keep filling the buffer.
+const BULK_READ: usize = 64 * 1024;
+
+/// How much a read asks for: [`Options::read_buffer_size`] at first and
+/// again after small reads, doubling up to [`BULK_READ`] while reads fill
+/// the buffer, so that a big message takes few system calls.
+#[derive(Debug, Clone, Copy)]
+struct ReadSize {
+    least: usize,
+    now: usize,
+}
+
+impl ReadSize {
+    fn new(read_buffer_size: usize) -> Self {
+        ReadSize {
+            least: read_buffer_size,
+            now: read_buffer_size,
+        }
+    }
+
+    fn after_read(&mut self, filled: usize) {
+        if filled == self.now {
+            self.now = (self.now * 2).min(BULK_READ.max(self.least));
+        } else if filled < self.now / 8 {
+            self.now = (self.now / 2).max(self.least);
+        }
+    }
+}
+
+/// Reads from `stream` into `input`, which holds a buffer only while a
+/// read is under way: when the stream has nothing to read, `input` goes
+/// back to the thread's [spare buffers](spare), so an idle connection
+/// holds no read buffer. `Ready(Ok(n))` with the count read (0 at the end
+/// of the stream).
 fn poll_read_lazily<S: AsyncRead + Unpin>(
     stream: &mut S,
     cx: &mut Context<'_>,
     input: &mut Vec<u8>,
-    size: usize,
+    size: &mut ReadSize,
 ) -> Poll<io::Result<usize>> {
     if input.is_empty() {
-        input.resize(size, 0);
+        *input = spare::take(size.now);
+    } else if input.len() != size.now {
+        input.resize(size.now, 0);
     }
     let mut buf = ReadBuf::new(input);
     match Pin::new(stream).poll_read(cx, &mut buf) {
-        Poll::Ready(Ok(())) => Poll::Ready(Ok(buf.filled().len())),
+        Poll::Ready(Ok(())) => {
+            let n = buf.filled().len();
+            size.after_read(n);
+            Poll::Ready(Ok(n))
+        }
         Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
         Poll::Pending => {
-            *input = Vec::new();
+            spare::give(input);
             Poll::Pending
         }
     }

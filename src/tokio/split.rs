@@ -14,8 +14,9 @@
 //! the socket becomes writable.
 
 use super::keepalive::{self, Due, Pinger};
+use super::spare;
 use super::{
-    Error, KEEP_IDLE_QUEUE, Message, Streaming, WebSocket, poll_read_lazily, stream_item,
+    Error, KEEP_IDLE_QUEUE, Message, ReadSize, Streaming, WebSocket, poll_read_lazily, stream_item,
     within_deadline,
 };
 use crate::blocking::{KEEP_WRITE_CAPACITY, MaskRng, Step, ended, message_step, whole_message};
@@ -64,8 +65,8 @@ struct Reading<S> {
     path: Arc<SendPath<S>>,
     close_timeout: Option<Duration>,
     close_deadline: Option<Pin<Box<Sleep>>>,
-    /// [`Options::read_buffer_size`](super::Options::read_buffer_size).
-    read_buffer_size: usize,
+    /// How much the next read asks for.
+    read_size: ReadSize,
     /// Keepalive pings: the read half's, as it is the one that waits.
     pinger: Option<Pinger>,
 }
@@ -216,24 +217,28 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
         Ok(())
     }
 
-    /// Drops the written part of the queue.
+    /// Drops the written part of the queue; a queue without memory takes a
+    /// spare buffer.
     fn compact(&mut self) {
         if self.written > 0 {
             self.queue.drain(..self.written);
+            self.written = 0;
+        }
+        if self.queue.capacity() == 0 {
+            self.queue = spare::take_queue();
+        }
+    }
+
+    /// Gives the queue's memory back if nothing is queued or going out.
+    fn release_idle_queue(&mut self) {
+        if !self.pending() && self.streaming.is_none() {
+            spare::give(&mut self.queue);
             self.written = 0;
         }
     }
 
     /// Writes the queue; with `to_the_end`, also the big message going out.
     /// Flushes the stream after writing.
-    /// Frees the queue's memory if nothing is queued or going out.
-    fn release_idle_queue(&mut self) {
-        if !self.pending() && self.streaming.is_none() {
-            self.queue = Vec::new();
-            self.written = 0;
-        }
-    }
-
     fn poll_write_queue(&mut self, cx: &mut Context<'_>, to_the_end: bool) -> Poll<io::Result<()>> {
         let mut wrote = false;
         loop {
@@ -264,7 +269,7 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
             }
         }
         if self.streaming.is_none() && self.queue.capacity() > KEEP_IDLE_QUEUE {
-            self.queue = Vec::new();
+            spare::give(&mut self.queue);
         }
         if wrote {
             ready!(Pin::new(&mut self.writer).poll_flush(cx))?;
@@ -367,7 +372,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 path: Arc::clone(&path),
                 close_timeout: self.close_timeout,
                 close_deadline: self.close_deadline,
-                read_buffer_size: io.read_buffer_size,
+                read_size: io.read_size,
                 pinger: self.pinger,
             },
             assembler: self.assembler,
@@ -485,7 +490,7 @@ impl<S: AsyncRead + AsyncWrite> ReadHalf<S> {
                 stream: reading.stream.unsplit(st.writer),
                 driver,
                 streaming: st.streaming,
-                read_buffer_size: reading.read_buffer_size,
+                read_size: reading.read_size,
             },
             assembler: self.assembler,
             control: self.control,
@@ -549,8 +554,7 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
                 continue;
             }
             ready!(self.poll_end(cx))?;
-            let read =
-                poll_read_lazily(&mut self.stream, cx, &mut self.input, self.read_buffer_size);
+            let read = poll_read_lazily(&mut self.stream, cx, &mut self.input, &mut self.read_size);
             match read {
                 Poll::Ready(Ok(0)) => {
                     let _ = self.path.lock().shared.receive_eof();

@@ -22,7 +22,7 @@ use wsock_loopback::{Outcome, SCENARIOS, Scenario, Timing, run};
 const SERVERS: [&str; 7] = [
     "wsock",
     "wsock-poll",
-    "wsock-tokio",
+    "tokio_echo_server",
     "tungstenite",
     "fastwebsockets",
     "tokio-websockets",
@@ -93,24 +93,38 @@ fn parse_args() -> Result<Args, String> {
     Ok(args)
 }
 
-/// Starts `server LIBRARY 127.0.0.1:0` and reads the address it bound.
+/// wsock's `tokio_echo_server` example, built by `run.sh` in the main
+/// crate's default release profile, as a user builds it.
+const TOKIO_ECHO_SERVER: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../../target/release/examples/tokio_echo_server"
+);
+
+/// Starts `server LIBRARY 127.0.0.1:0` (or the `tokio_echo_server` example)
+/// and reads the address it bound from its first line.
 fn start_server(lib: &str) -> Result<(Child, SocketAddr), String> {
-    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
-    let server = exe.with_file_name("server");
-    let mut child = Command::new(&server)
-        .args([lib, "127.0.0.1:0"])
+    let (program, args) = if lib == "tokio_echo_server" {
+        let args = ["--max-connections", "4096", "127.0.0.1:0"];
+        (std::path::PathBuf::from(TOKIO_ECHO_SERVER), args.to_vec())
+    } else {
+        let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+        (exe.with_file_name("server"), vec![lib, "127.0.0.1:0"])
+    };
+    let mut child = Command::new(&program)
+        .args(args)
         .stdout(Stdio::piped())
         .stdin(Stdio::null())
         .spawn()
-        .map_err(|e| format!("{}: {e}", server.display()))?;
+        .map_err(|e| format!("{}: {e}", program.display()))?;
     let mut line = String::new();
-    let stdout = child.stdout.take().expect("piped stdout");
-    BufReader::new(stdout)
-        .read_line(&mut line)
-        .map_err(|e| e.to_string())?;
+    let mut stdout = BufReader::new(child.stdout.take().expect("piped stdout"));
+    stdout.read_line(&mut line).map_err(|e| e.to_string())?;
+    // The example logs a line per connection: keep its pipe drained.
+    std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
     let addr = line
-        .trim()
-        .strip_prefix("listening ")
+        .split_whitespace()
+        .last()
+        .map(|a| a.trim_start_matches("ws://").trim_end_matches('/'))
         .and_then(|a| a.parse().ok())
         .ok_or(format!("{lib} server said {line:?}"))?;
     Ok((child, addr))
@@ -271,7 +285,7 @@ fn print_tables(args: &Args, results: &[Vec<Vec<Outcome>>]) {
                 polled = Some(rate);
             } else if lib == "wsock-core-tokio" {
                 core = Some(rate);
-            } else if lib == "wsock-tokio" {
+            } else if lib == "tokio_echo_server" {
                 tokio = Some(rate);
             } else if best_peer.is_none_or(|(r, _)| rate > r) {
                 best_peer = Some((rate, lib.as_str()));
@@ -281,7 +295,7 @@ fn print_tables(args: &Args, results: &[Vec<Vec<Outcome>>]) {
     }
     println!();
     println!(
-        "| scenario | best peer | its messages/s | wsock, thread per connection | ÷ best peer | wsock-poll, one thread | ÷ best peer | wsock::tokio, multi-thread | ÷ best peer | wsock core on tokio ÷ best peer |"
+        "| scenario | best peer | its messages/s | wsock, thread per connection | ÷ best peer | wsock-poll, one thread | ÷ best peer | tokio_echo_server, multi-thread | ÷ best peer | wsock core on tokio ÷ best peer |"
     );
     println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
     let ratio = |a: Option<f64>, b: Option<(f64, &str)>| match (a, b) {

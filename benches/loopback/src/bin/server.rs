@@ -20,11 +20,6 @@
 //!   `WouldBlock`, `write` each echo (queued; the next read or the final
 //!   `flush` writes the batch). The opening handshake is done in blocking
 //!   mode before the socket joins the loop.
-//! - `wsock-tokio`: the tokio adapter (`wsock::tokio`) as `tokio_echo_server`
-//!   runs it: a multi-thread runtime with one worker per core, a task per
-//!   connection, `read_event_and_reply` echoing each message while its chunk
-//!   is borrowed (queued, one copy; a read flushes the queue before it waits,
-//!   so a burst is answered with one write). Read buffer 64 KiB.
 //! - `tungstenite`: sync, a thread per connection; `read` + `send` (its
 //!   `read` flushes only pongs and closes, so data replies need `send`).
 //! - `fastwebsockets`: a current-thread tokio runtime; its echo example's
@@ -58,7 +53,6 @@ fn main() -> ExitCode {
     match lib.as_str() {
         "wsock" => threads(addr, wsock_conn),
         "wsock-poll" => wsock_poll(addr),
-        "wsock-tokio" => wsock_tokio(addr),
         "tungstenite" => threads(addr, tungstenite_conn),
         "fastwebsockets" => tasks(addr, fastwebsockets_conn),
         "tokio-websockets" => tasks(addr, tokio_websockets_conn),
@@ -383,50 +377,6 @@ fn echo_chunk<R: rand_core::Rng, O: wsock::driver::OutputBuffer>(
     let queued = reply.queue(whole(message));
     message.clear();
     queued
-}
-
-/// wsock's tokio adapter on a multi-thread runtime (see the module docs).
-fn wsock_tokio(addr: &str) {
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .expect("runtime");
-    rt.block_on(async {
-        let listener = tokio::net::TcpListener::bind(addr).await.expect("bind");
-        announce(listener.local_addr().expect("local address"));
-        loop {
-            let Ok((stream, _)) = listener.accept().await else {
-                continue;
-            };
-            let _ = stream.set_nodelay(true);
-            tokio::spawn(wsock_tokio_conn(stream));
-        }
-    });
-}
-
-async fn wsock_tokio_conn(stream: tokio::net::TcpStream) {
-    use wsock::Config;
-    use wsock::tokio::{Acceptance, Options, accept_with};
-    let options = Options::new()
-        .protocol(
-            Config::new()
-                .max_message_size(MAX_MESSAGE as u64)
-                .max_frame_size(MAX_MESSAGE as u64),
-        )
-        .read_buffer_size(64 << 10);
-    let Ok(mut ws) = accept_with(stream, options, |_| Ok(Acceptance::default())).await else {
-        return;
-    };
-    // A message that arrived in several chunks is gathered here.
-    let mut message = Vec::new();
-    loop {
-        let echoed = ws
-            .read_event_and_reply(|event, mut reply| echo_chunk(event, &mut reply, &mut message))
-            .await;
-        if !matches!(echoed, Ok(Ok(()))) {
-            return;
-        }
-    }
 }
 
 async fn wsock_core_conn(mut stream: tokio::net::TcpStream) {
