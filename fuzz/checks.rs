@@ -806,7 +806,9 @@ fn read_close(r: &mut Reader<'_>) -> Option<(u16, String)> {
 }
 
 /// Writes one data frame whole (`encode`) or streamed (`start_frame` +
-/// `encode_payload` in pieces of `piece` bytes into an `out`-byte buffer).
+/// `encode_payload` in pieces of `piece` bytes into an `out`-byte buffer;
+/// a server with an odd `piece` passes its unmasked pieces to the wire
+/// itself with `pass_payload` instead).
 fn send_fragment(
     tx: &mut Connection<TestRng>,
     kind: DataKind,
@@ -822,13 +824,21 @@ fn send_fragment(
             .expect("start_frame");
         wire.extend_from_slice(&out[..n]);
         let mut at = 0;
+        let pass = tx.role() == Role::Server && piece % 2 == 1;
         while at < payload.len() {
             let end = payload.len().min(at + piece);
-            let n = tx
-                .encode_payload(&payload[at..end], &mut out[..out_len])
-                .expect("encode_payload");
-            assert!(n > 0, "encode_payload made no progress");
-            wire.extend_from_slice(&out[..n]);
+            let n = if pass {
+                let n = tx.pass_payload(&payload[at..end]).expect("pass_payload");
+                wire.extend_from_slice(&payload[at..at + n]);
+                n
+            } else {
+                let n = tx
+                    .encode_payload(&payload[at..end], &mut out[..out_len])
+                    .expect("encode_payload");
+                wire.extend_from_slice(&out[..n]);
+                n
+            };
+            assert!(n > 0, "the payload made no progress");
             at += n;
         }
         assert_eq!(tx.frame_payload_remaining(), 0);

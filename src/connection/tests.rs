@@ -811,3 +811,43 @@ fn connection_follows_the_transition_table() {
         );
     }
 }
+
+/// A server's frame passed to the transport as it is: the same wire as an
+/// encoded one, the frame ends when its length is passed, text is still
+/// checked; a client's masked frame cannot be passed.
+#[test]
+fn passed_payload_counts_like_encoded_payload() {
+    let text = "é€ passes".as_bytes();
+    let mut passed = Connection::server(Config::new());
+    let mut encoded = Connection::server(Config::new());
+    let mut wire_a = vec![0u8; 2];
+    let mut wire_b = vec![0u8; 2 + text.len()];
+    passed
+        .start_frame(DataKind::Text, text.len() as u64, true, &mut wire_a)
+        .unwrap();
+    encoded
+        .start_frame(DataKind::Text, text.len() as u64, true, &mut wire_b)
+        .unwrap();
+    // Split inside the 'é': the validator carries the partial character.
+    assert_eq!(passed.pass_payload(&text[..1]), Ok(1));
+    assert!(passed.frame_payload_remaining() > 0);
+    assert_eq!(passed.pass_payload(&text[1..]), Ok(text.len() - 1));
+    assert!(!passed.frame_payload_remaining() > 0);
+    encoded.encode_payload(text, &mut wire_b[2..]).unwrap();
+    wire_a.extend_from_slice(text);
+    assert_eq!(wire_a, wire_b);
+
+    let mut bad = Connection::server(Config::new());
+    bad.start_frame(DataKind::Text, 2, true, &mut [0u8; 2])
+        .unwrap();
+    assert_eq!(bad.pass_payload(&[0xC3, 0x28]), Err(SendError::InvalidUtf8));
+    assert_eq!(
+        Connection::server(Config::new()).pass_payload(b"x"),
+        Err(SendError::NoFrameInProgress)
+    );
+    let mut masked = client();
+    masked
+        .start_frame(DataKind::Binary, 1, true, &mut [0u8; 6])
+        .unwrap();
+    assert_eq!(masked.pass_payload(b"x"), Err(SendError::MaskedFrame));
+}
