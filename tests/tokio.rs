@@ -266,3 +266,34 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
     assert!(response.starts_with(b"HTTP/1.1 101"));
     assert_eq!(server.await.unwrap(), Message::Text("hi".into()));
 }
+
+/// A server that queues big echoes with `feed` and lets its next `read`
+/// write them (as `tokio_echo_server` does): the read writes the whole
+/// message before it waits, even once the header is out and only the
+/// payload is left (a regression: Autobahn 9.1.6 hung on it).
+#[tokio::test]
+async fn a_read_writes_a_fed_big_message_to_its_end() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = accept(tcp).await.unwrap();
+        while let Ok(message) = ws.read().await {
+            if let m @ Message::Binary(_) = message {
+                ws.feed(m).await.unwrap();
+            }
+        }
+    });
+    let mut ws = connect(&url).await.unwrap();
+    // Far more than the sockets' buffers hold, twice on one connection.
+    for fill in [1u8, 2] {
+        let big = Message::Binary(vec![fill; 8 << 20]);
+        ws.send(big.clone()).await.unwrap();
+        let echo = tokio::time::timeout(Duration::from_secs(20), ws.read())
+            .await
+            .expect("the echo arrives")
+            .unwrap();
+        assert!(echo == big, "echo {fill} differs");
+    }
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    server.await.unwrap();
+}

@@ -177,7 +177,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
         mut op: impl FnMut(&mut StdDriver) -> Next<Result<U, Error>>,
     ) -> Poll<Result<U, Error>> {
         loop {
-            match op(&mut self.driver) {
+            // The driver does not see the unqueued rest of a big message
+            // going out: like everything queued, it is written first.
+            let next = match self.streaming {
+                Some(_) => Next::Write,
+                None => op(&mut self.driver),
+            };
+            match next {
                 Next::Ready(result) => return Poll::Ready(result),
                 Next::Read => {
                     // Replies to what is read are queued into a spare buffer.
@@ -703,11 +709,6 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Writes the queue and any big message going out to the end; closes
     /// the transport if the connection is done with it.
     fn poll_flush_queue(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        // A big message going out (the driver does not see its unqueued
-        // rest): to its end first.
-        if self.io.streaming.is_some() {
-            ready!(self.io.poll_write_out(cx))?;
-        }
         ready!(
             self.io
                 .poll_run(cx, |driver| driver.poll_flush().map_ready(Ok))
