@@ -110,7 +110,15 @@ async fn check_silent_peer_got_1011(mut tcp: TcpStream) {
     assert!(wire.ends_with(&close), "{wire:?}");
 }
 
-fn assert_keepalive_timeout(error: Error, started: Instant) {
+/// Against a silent peer, `wait` (a read of some kind on the accepted
+/// WebSocket) fails with the keepalive's timeout in time, and the peer
+/// finds the pings and the 1011 close on its socket.
+async fn check_keepalive_fails(wait: impl AsyncFnOnce(WebSocket<TcpStream>) -> Error) {
+    let (listener, url) = keepalive_server().await;
+    let peer = tokio::spawn(async move { silent_peer(&url).await });
+    let ws = accept_one(&listener).await;
+    let started = Instant::now();
+    let error = wait(ws).await;
     let elapsed = started.elapsed();
     assert!(error.is_timeout(), "{error}");
     assert!(error.to_string().contains("keepalive"), "{error}");
@@ -119,37 +127,24 @@ fn assert_keepalive_timeout(error: Error, started: Instant) {
         elapsed >= Duration::from_millis(190) && elapsed < Duration::from_secs(2),
         "{elapsed:?}"
     );
+    check_silent_peer_got_1011(peer.await.unwrap()).await;
 }
 
 #[tokio::test]
 async fn a_silent_peer_gets_1011_and_the_read_fails_in_time() {
-    let (listener, url) = keepalive_server().await;
-    let peer = tokio::spawn(async move { silent_peer(&url).await });
-    let mut ws = accept_one(&listener).await;
-    let started = Instant::now();
-    let error = ws.read().await.unwrap_err();
-    assert_keepalive_timeout(error, started);
-    check_silent_peer_got_1011(peer.await.unwrap()).await;
+    check_keepalive_fails(async |mut ws| ws.read().await.unwrap_err()).await;
 }
 
 #[tokio::test]
 async fn zero_copy_reads_keep_alive_too() {
-    let (listener, url) = keepalive_server().await;
-    let peer = tokio::spawn(async move { silent_peer(&url).await });
-    let mut ws = accept_one(&listener).await;
-    let started = Instant::now();
-    let error = ws.read_event_with(|_| ()).await.unwrap_err();
-    assert_keepalive_timeout(error, started);
-    check_silent_peer_got_1011(peer.await.unwrap()).await;
+    check_keepalive_fails(async |mut ws| ws.read_event_with(|_| ()).await.unwrap_err()).await;
 }
 
 #[tokio::test]
 async fn a_split_read_half_keeps_alive() {
-    let (listener, url) = keepalive_server().await;
-    let peer = tokio::spawn(async move { silent_peer(&url).await });
-    let (mut read, _write) = accept_one(&listener).await.split();
-    let started = Instant::now();
-    let error = read.read().await.unwrap_err();
-    assert_keepalive_timeout(error, started);
-    check_silent_peer_got_1011(peer.await.unwrap()).await;
+    check_keepalive_fails(async |ws| {
+        let (mut read, _write) = ws.split();
+        read.read().await.unwrap_err()
+    })
+    .await;
 }

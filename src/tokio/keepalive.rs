@@ -4,16 +4,19 @@
 //! peer has stopped answering.
 
 use crate::blocking::Keepalive;
+use crate::close::CloseCode;
+use crate::event::Outgoing;
 use ::tokio::time::{Instant, Sleep, sleep};
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::boxed::Box;
 
-/// The payload of our keepalive pings.
-pub(super) const PING: &[u8] = b"wsock keepalive";
+/// Our keepalive ping.
+pub(super) const PING: Outgoing<'static> = Outgoing::Ping(b"wsock keepalive");
 
-/// The reason in the close frame of a connection whose peer did not answer.
-pub(super) const REASON: &str = "keepalive ping timeout";
+/// The close frame for a connection whose peer did not answer.
+pub(super) const CLOSE: Outgoing<'static> =
+    Outgoing::Close(Some((CloseCode::INTERNAL_ERROR, "keepalive ping timeout")));
 
 /// What the keepalive timer asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -433,14 +433,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Pending => {}
                 Poll::Ready(Due::Ping) => {
                     // Queued now; the read, polled again at once, writes it.
-                    let _ = self.io.driver.queue(Outgoing::Ping(keepalive::PING));
+                    let _ = self.io.driver.queue(keepalive::PING);
                     cx.waker().wake_by_ref();
                 }
                 Poll::Ready(Due::Unanswered) => {
                     let error = pinger.error();
                     if self.io.streaming.is_none() {
-                        let close = Some((CloseCode::INTERNAL_ERROR, keepalive::REASON));
-                        let _ = self.io.driver.queue(Outgoing::Close(close));
+                        let _ = self.io.driver.queue(keepalive::CLOSE);
                     }
                     // One try to write the close: the peer gets no more time.
                     let _ = self.io.poll_write_out(cx);

@@ -674,15 +674,14 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
         match due {
             Due::Ping => {
                 // Queued now; the read, polled again at once, writes it.
-                let _ = st.queue_frame(Outgoing::Ping(keepalive::PING));
+                let _ = st.queue_frame(keepalive::PING);
                 cx.waker().wake_by_ref();
                 Poll::Pending
             }
             Due::Unanswered => {
                 let error = pinger.error();
                 if st.streaming.is_none() {
-                    let close = Some((CloseCode::INTERNAL_ERROR, keepalive::REASON));
-                    let _ = st.queue_frame(Outgoing::Close(close));
+                    let _ = st.queue_frame(keepalive::CLOSE);
                 }
                 let both = &mut Context::from_waker(&self.path.both);
                 let _ = st.poll_write_queue(both, false);
