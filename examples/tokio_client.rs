@@ -9,7 +9,7 @@ mod contract;
 use std::process::ExitCode;
 use tokio::sync::mpsc;
 use wsock::CloseCode;
-use wsock::tokio::{ClientBuilder, Error, Message, WebSocket};
+use wsock::tokio::{ClientBuilder, Error, MaybeTlsStream, Message, WebSocket};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -33,7 +33,7 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn run(ws: &mut WebSocket<tokio::net::TcpStream>, binary: bool) -> Result<(), Error> {
+async fn run(ws: &mut WebSocket<MaybeTlsStream>, binary: bool) -> Result<(), Error> {
     let (tx, mut lines) = mpsc::unbounded_channel();
     contract::read_stdin_lines(move |line| tx.send(line).is_ok());
     let mut stdout = std::io::stdout().lock();
@@ -68,7 +68,7 @@ async fn run(ws: &mut WebSocket<tokio::net::TcpStream>, binary: bool) -> Result<
 
 /// Our close: sent now, then messages are printed until the server's reply.
 async fn close(
-    ws: &mut WebSocket<tokio::net::TcpStream>,
+    ws: &mut WebSocket<MaybeTlsStream>,
     out: &mut impl std::io::Write,
 ) -> Result<(), Error> {
     ws.write(wsock::Outgoing::Close(Some((CloseCode::NORMAL, ""))))?;

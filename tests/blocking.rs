@@ -13,6 +13,9 @@ use wsock::blocking::{
 use wsock::handshake::HandshakeError;
 use wsock::{CloseCode, Config, Outgoing, ProtocolError, State};
 
+#[cfg(feature = "tls")]
+#[path = "support/certificates.rs"]
+mod certificates;
 #[path = "support/loopback.rs"]
 mod loopback;
 use loopback::server;
@@ -568,34 +571,15 @@ fn zero_copy_echo_survives_would_block() {
 #[cfg(feature = "tls")]
 #[test]
 fn tls_round_trip() {
-    use std::sync::Arc;
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let cert_der = cert.cert.der().clone();
-    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let provider = Arc::new(rustls::crypto::ring::default_provider());
-    let server_config = rustls::ServerConfig::builder_with_provider(provider.clone())
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_no_client_auth()
-        .with_single_cert(vec![cert_der.clone()], key_der)
-        .unwrap();
-    let mut roots = rustls::RootCertStore::empty();
-    roots.add(cert_der).unwrap();
-    let client_config = rustls::ClientConfig::builder_with_provider(provider)
-        .with_safe_default_protocol_versions()
-        .unwrap()
-        .with_root_certificates(roots)
-        .with_no_client_auth();
-
+    let (server_config, client_config) = certificates::configs();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
-        let mut ws =
-            wsock::blocking::accept_tls(tcp, Arc::new(server_config), Options::new(), |_| {
-                Ok(Acceptance::default())
-            })
-            .unwrap();
+        let mut ws = wsock::blocking::accept_tls(tcp, server_config, Options::new(), |_| {
+            Ok(Acceptance::default())
+        })
+        .unwrap();
         loop {
             match ws.read() {
                 Ok(Message::Text(t)) => ws.write(Outgoing::Text(&t)).unwrap(),
@@ -606,7 +590,7 @@ fn tls_round_trip() {
         }
     });
     let mut ws = ClientBuilder::new(&format!("wss://localhost:{port}/secure"))
-        .tls_config(Arc::new(client_config))
+        .tls_config(client_config)
         .connect()
         .unwrap();
     ws.send(Message::Text("over TLS".into())).unwrap();
@@ -619,22 +603,12 @@ fn tls_round_trip() {
 #[cfg(feature = "tls")]
 #[test]
 fn tls_untrusted_certificate_fails() {
-    use std::sync::Arc;
-    let cert = rcgen::generate_simple_self_signed(vec!["localhost".to_string()]).unwrap();
-    let key_der = rustls::pki_types::PrivateKeyDer::Pkcs8(cert.signing_key.serialize_der().into());
-    let server_config = rustls::ServerConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_safe_default_protocol_versions()
-    .unwrap()
-    .with_no_client_auth()
-    .with_single_cert(vec![cert.cert.der().clone()], key_der)
-    .unwrap();
+    let (server_config, _) = certificates::configs();
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let handle = thread::spawn(move || {
         let (tcp, _) = listener.accept().unwrap();
-        wsock::blocking::accept_tls(tcp, Arc::new(server_config), Options::new(), |_| {
+        wsock::blocking::accept_tls(tcp, server_config, Options::new(), |_| {
             Ok(Acceptance::default())
         })
         .err()

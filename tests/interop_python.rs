@@ -239,22 +239,26 @@ impl<S: Transport> Peer for WebSocket<S> {
 
 /// A tokio WebSocket driven to completion on its own runtime, each call
 /// bounded by [`TIMEOUT`] as the blocking side's socket timeout bounds it.
-struct TokioPeer {
+struct TokioPeer<S> {
     runtime: tokio::runtime::Runtime,
-    ws: wsock::tokio::WebSocket<tokio::net::TcpStream>,
+    ws: wsock::tokio::WebSocket<S>,
 }
 
-impl TokioPeer {
-    fn runtime() -> tokio::runtime::Runtime {
-        tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-            .expect("a tokio runtime")
-    }
+/// The client's stream (`connect`) or the server's (`accept`).
+trait TokioStream: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin {}
+impl<S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin> TokioStream for S {}
 
+fn tokio_runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a tokio runtime")
+}
+
+impl<S: TokioStream> TokioPeer<S> {
     fn run<T>(
         &mut self,
-        op: impl AsyncFnOnce(&mut wsock::tokio::WebSocket<tokio::net::TcpStream>) -> Result<T, Error>,
+        op: impl AsyncFnOnce(&mut wsock::tokio::WebSocket<S>) -> Result<T, Error>,
     ) -> Result<T, Error> {
         let ws = &mut self.ws;
         self.runtime.block_on(async move {
@@ -266,7 +270,7 @@ impl TokioPeer {
     }
 }
 
-impl Peer for TokioPeer {
+impl<S: TokioStream> Peer for TokioPeer<S> {
     fn read(&mut self) -> Result<Message, Error> {
         self.run(async |ws| ws.read().await)
     }
@@ -301,7 +305,7 @@ fn connect_wsock(adapter: Adapter, url: &str, subprotocols: &[&str]) -> Box<dyn 
             Box::new(ws)
         }
         Adapter::Tokio => {
-            let runtime = TokioPeer::runtime();
+            let runtime = tokio_runtime();
             let ws = runtime
                 .block_on(
                     wsock::tokio::ClientBuilder::new(url)
@@ -720,7 +724,7 @@ fn serve_one(listener: &TcpListener, adapter: Adapter) -> Result<ServerRun, Stri
             Box::new(ws)
         }
         Adapter::Tokio => {
-            let runtime = TokioPeer::runtime();
+            let runtime = tokio_runtime();
             stream.set_nonblocking(true).map_err(|e| e.to_string())?;
             let ws = runtime
                 .block_on(async {

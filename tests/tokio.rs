@@ -8,7 +8,8 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsock::tokio::{
-    Acceptance, ClientBuilder, Error, Message, Options, WebSocket, accept, accept_with, connect,
+    Acceptance, ClientBuilder, Error, MaybeTlsStream, Message, Options, WebSocket, accept,
+    accept_with, connect,
 };
 use wsock::{CloseCode, Config, State};
 
@@ -233,7 +234,7 @@ async fn a_message_over_the_limit_closes_with_1009() {
     let (listener, url) = listen().await;
     let options = Options::new().protocol(Config::new().max_message_size(1000));
     let server = tokio::spawn(echo_once(listener, options));
-    let mut ws: WebSocket<TcpStream> = connect(&url).await.unwrap();
+    let mut ws: WebSocket<MaybeTlsStream> = connect(&url).await.unwrap();
     ws.send(Message::Binary(vec![0; 5000])).await.unwrap();
     match ws.read().await.unwrap() {
         Message::Close(Some(frame)) => assert_eq!(frame.code, CloseCode(1009)),

@@ -5,11 +5,12 @@
 #![cfg(feature = "tokio")]
 
 use std::time::Duration;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use wsock::tokio::{Error, Message, WebSocket, accept, connect};
+use wsock::tokio::{Error, MaybeTlsStream, Message, WebSocket, accept, connect};
 use wsock::{CloseCode, SendError, State};
 
-async fn pair() -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
+async fn pair() -> (WebSocket<MaybeTlsStream>, WebSocket<TcpStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
     let server = tokio::spawn(async move { accept(listener.accept().await.unwrap().0).await });
@@ -18,7 +19,7 @@ async fn pair() -> (WebSocket<TcpStream>, WebSocket<TcpStream>) {
 }
 
 /// An echo of text and binary until the peer closes.
-async fn echo(mut ws: WebSocket<TcpStream>) -> Result<u32, Error> {
+async fn echo<S: AsyncRead + AsyncWrite + Unpin>(mut ws: WebSocket<S>) -> Result<u32, Error> {
     let mut echoed = 0;
     loop {
         match ws.read().await {
@@ -136,7 +137,7 @@ async fn a_close_from_the_write_half_waits_for_the_read_half() {
 
 #[tokio::test]
 async fn halves_of_two_websockets_do_not_reunite() {
-    let (a, b) = pair().await;
+    let ((_client_a, a), (_client_b, b)) = (pair().await, pair().await);
     let (ra, wa) = a.split();
     let (rb, wb) = b.split();
     let err = ra.reunite(wb).unwrap_err();

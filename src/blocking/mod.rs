@@ -69,6 +69,8 @@ pub(crate) use server::ServerHandshake;
 pub(crate) use server::borrowed;
 pub use server::{Acceptance, Rejection, accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
+#[cfg(all(feature = "tls", feature = "tokio"))]
+pub(crate) use tls::server_name;
 #[cfg(feature = "tls")]
 pub use tls::{accept_tls, default_client_config};
 pub use transport::{MaybeTlsStream, Plain, Transport};

@@ -30,10 +30,14 @@ pub(super) fn wrap_client(
     host: &str,
     config: Arc<ClientConfig>,
 ) -> Result<MaybeTlsStream, Error> {
-    let name = ServerName::try_from(host.to_string())
-        .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))?;
-    let conn = ClientConnection::new(config, name)?;
+    let conn = ClientConnection::new(config, server_name(host)?)?;
     Ok(MaybeTlsStream::Tls(Box::new(StreamOwned::new(conn, tcp))))
+}
+
+/// The name a client checks the server's certificate against.
+pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
+    ServerName::try_from(host.to_string())
+        .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))
 }
 
 /// Accepts a `wss://` connection: TLS with `config`, then the WebSocket

@@ -2,6 +2,7 @@
 //! the handshake over any stream (RFC 6455 §4.1), bounded as a whole by
 //! [`Options::handshake_timeout`].
 
+use super::stream::MaybeTlsStream;
 use super::{Error, Options, WebSocket, read_more, within};
 use crate::blocking::{MaskRng, check_response, encode_request};
 use crate::config::Role;
@@ -30,9 +31,10 @@ use std::vec::Vec;
 #[derive(Debug, Clone)]
 pub struct ClientBuilder<'a>(crate::blocking::ClientBuilder<'a>);
 
-/// Connects to a `ws://` URL with the default options. See [`ClientBuilder`]
-/// for subprotocols, headers, limits and timeouts.
-pub async fn connect(url: &str) -> Result<WebSocket<TcpStream>, Error> {
+/// Connects to a `ws://` (or, with the `tls` feature, `wss://`) URL with
+/// the default options. See [`ClientBuilder`] for subprotocols, headers,
+/// limits, timeouts and TLS configuration.
+pub async fn connect(url: &str) -> Result<WebSocket<MaybeTlsStream>, Error> {
     ClientBuilder::new(url).connect().await
 }
 
@@ -62,14 +64,22 @@ impl<'a> ClientBuilder<'a> {
         ClientBuilder(self.0.options(options))
     }
 
-    /// Connects over TCP and runs the opening handshake; connecting and the
-    /// handshake together are bounded by [`Options::handshake_timeout`].
-    /// `wss://` is not supported by the tokio adapter yet
-    /// ([`Error::TlsNotEnabled`]).
-    pub async fn connect(self) -> Result<WebSocket<TcpStream>, Error> {
+    /// Uses this rustls configuration for `wss://` (feature `tls`; the
+    /// default trusts the Mozilla roots, see
+    /// [`default_client_config`](crate::blocking::default_client_config)).
+    #[cfg(feature = "tls")]
+    pub fn tls_config(self, config: std::sync::Arc<rustls::ClientConfig>) -> Self {
+        ClientBuilder(self.0.tls_config(config))
+    }
+
+    /// Connects over TCP (and TLS for `wss://`) and runs the opening
+    /// handshake; connecting, TLS and the handshake together are bounded by
+    /// [`Options::handshake_timeout`]. Without the `tls` feature a
+    /// `wss://` URL fails with [`Error::TlsNotEnabled`].
+    pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
         let builder = self.0;
         let url = Url::parse(builder.url)?;
-        if url.secure {
+        if url.secure && cfg!(not(feature = "tls")) {
             return Err(Error::TlsNotEnabled);
         }
         let options = builder.options;
@@ -77,7 +87,12 @@ impl<'a> ClientBuilder<'a> {
             let tcp = TcpStream::connect((url.host, url.port)).await?;
             // WebSocket messages are latency-sensitive; the adapter batches itself.
             tcp.set_nodelay(true)?;
-            handshake(tcp, &builder.request(url), options).await
+            let stream = match url.secure {
+                #[cfg(feature = "tls")]
+                true => super::tls::start_client(tcp, url.host, builder.tls.clone()).await?,
+                _ => MaybeTlsStream::Plain(tcp),
+            };
+            handshake(stream, &builder.request(url), options).await
         })
         .await
     }

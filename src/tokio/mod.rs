@@ -27,6 +27,9 @@
 //! replies it owes itself, through the send path both halves share behind a
 //! short lock that is never held across an `.await`.
 //!
+//! With the `tls` feature, [`connect`] speaks `wss://` through tokio-rustls
+//! and `accept_tls` accepts it.
+//!
 //! [`upgrade`] (feature `http`) takes over a request that an HTTP server
 //! built on hyper (axum, say) has read, and gives a `WebSocket` over the
 //! upgraded connection.
@@ -66,6 +69,9 @@ mod keepalive;
 mod server;
 mod spare;
 mod split;
+mod stream;
+#[cfg(feature = "tls")]
+mod tls;
 #[cfg(feature = "http")]
 pub mod upgrade;
 
@@ -73,6 +79,9 @@ pub use crate::blocking::{Acceptance, CloseFrame, Error, Keepalive, Message, Opt
 pub use client::{ClientBuilder, client, connect};
 pub use server::{accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
+pub use stream::MaybeTlsStream;
+#[cfg(feature = "tls")]
+pub use tls::{TlsStream, accept_tls};
 
 use crate::blocking::{
     KEEP_WRITE_CAPACITY, MaskRng, StdDriver, Step, ended, message_step, new_driver, whole_message,

@@ -54,7 +54,13 @@ where
     .await
 }
 
-async fn handshake<S, F>(mut stream: S, options: Options, decide: F) -> Result<WebSocket<S>, Error>
+/// The server handshake on a stream (TCP, or TLS once its own handshake is
+/// done), unbounded: the caller bounds it.
+pub(super) async fn handshake<S, F>(
+    mut stream: S,
+    options: Options,
+    decide: F,
+) -> Result<WebSocket<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
