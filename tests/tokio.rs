@@ -298,3 +298,81 @@ async fn a_read_writes_a_fed_big_message_to_its_end() {
     ws.close(CloseCode::NORMAL, "").await.unwrap();
     server.await.unwrap();
 }
+
+/// Big payloads are read straight into the message (no copy through the
+/// read buffer): fragments that mix small and big frames arrive whole, in
+/// order, with text checked across every read boundary.
+#[tokio::test]
+async fn big_fragmented_messages_arrive_whole() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(echo_once(listener, Options::new()));
+    let mut ws = connect(&url).await.unwrap();
+    let pieces = [
+        "héllo ".to_string(),
+        "€😀é".repeat(40_000), // 360 KB
+        "x".repeat(70_000),
+        "😀".repeat(50_000), // 200 KB, four bytes a character
+        "!".to_string(),
+    ];
+    for (i, piece) in pieces.iter().enumerate() {
+        ws.write(wsock::Outgoing::Fragment {
+            kind: wsock::DataKind::Text,
+            payload: piece.as_bytes(),
+            last: i == pieces.len() - 1,
+        })
+        .unwrap();
+        ws.flush().await.unwrap();
+    }
+    let binary = Message::Binary((0..=255).cycle().take(3 << 20).collect());
+    ws.send(binary.clone()).await.unwrap();
+    assert_eq!(ws.read().await.unwrap(), Message::Text(pieces.concat()));
+    assert!(ws.read().await.unwrap() == binary);
+    ws.close(CloseCode::NORMAL, "").await.unwrap();
+    assert_eq!(server.await.unwrap().unwrap(), 2);
+}
+
+/// Invalid UTF-8 deep inside a big text frame (read straight into the
+/// message) fails the connection with 1007, as anywhere else.
+#[tokio::test]
+async fn invalid_utf8_deep_in_a_big_text_frame_closes_with_1007() {
+    let (listener, _) = listen().await;
+    let addr = listener.local_addr().unwrap();
+    let server = tokio::spawn(echo_once(listener, Options::new()));
+    let mut tcp = TcpStream::connect(addr).await.unwrap();
+    tcp.write_all(
+        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let mut response = [0u8; 129];
+    let _ = tcp.read(&mut response).await.unwrap();
+    // A masked text frame (all-zero key) of 400,000 bytes with one 0xFF at
+    // 300,000, sent in pieces so that most of it is read in place.
+    let len = 400_000u64;
+    let mut frame = vec![0x81, 0xFF];
+    frame.extend_from_slice(&len.to_be_bytes());
+    frame.extend_from_slice(&[0; 4]);
+    tcp.write_all(&frame).await.unwrap();
+    let mut payload = vec![b'a'; len as usize];
+    payload[300_000] = 0xFF;
+    for piece in payload.chunks(50_000) {
+        // The server may already have failed and ended the connection.
+        if tcp.write_all(piece).await.is_err() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let err = server.await.unwrap().unwrap_err();
+    assert!(
+        matches!(err, Error::Protocol(wsock::ProtocolError::InvalidUtf8)),
+        "{err:?}"
+    );
+    let mut reply = Vec::new();
+    let _ = tcp.read_to_end(&mut reply).await;
+    assert_eq!(
+        (reply[0], &reply[2..4]),
+        (0x88, &[0x03, 0xEF][..]),
+        "close 1007"
+    );
+}

@@ -129,7 +129,7 @@ fn script(rng: &mut Rng, count: usize) -> Vec<Message> {
             0 => rng.below(126) as usize,
             1 => 126 + rng.below(4000) as usize,
             2 => rng.below(20_000) as usize,
-            3 => 65_536 + rng.below(10_000) as usize,
+            3 => 65_536 + rng.below(300_000) as usize,
             _ => 0,
         };
         if i % 2 == 0 {

@@ -60,12 +60,16 @@
 //!
 //! [`send`](WebSocket::send) and [`feed`](WebSocket::feed) wait while
 //! [`Options::write_high_water`] bytes or more are queued, so a peer that
-//! never reads holds a bounded amount of memory. Messages of 64 KiB or more
-//! are not copied into the queue: their payload is kept and encoded into
-//! the queue 64 KiB at a time as it drains.
+//! never reads holds a bounded amount of memory. Big messages are not
+//! copied into the queue: a server writes one of 16 KiB or more straight
+//! from the message (vectored, behind its header), a client masks one of
+//! 64 KiB or more into the queue 64 KiB at a time as it drains. On the
+//! way in, a big frame's payload is read straight into the message being
+//! assembled once 64 KiB or more of it are still to come.
 
 mod client;
 mod keepalive;
+mod payload;
 mod server;
 mod spare;
 mod split;
@@ -101,6 +105,7 @@ use core::task::{Context, Poll, ready};
 use futures_core::Stream;
 use futures_sink::Sink;
 use keepalive::{Due, Pinger};
+use payload::Payload;
 use std::boxed::Box;
 use std::io;
 use std::string::String;
@@ -154,12 +159,12 @@ struct Streaming {
 }
 
 impl Streaming {
-    /// A data message of 64 KiB or more, taken apart to be streamed as one
-    /// frame: its kind and payload. Any other message comes back.
-    fn of(message: Message) -> Result<(DataKind, Streaming), Message> {
+    /// A data message of `least` bytes or more, taken apart to be streamed
+    /// as one frame: its kind and payload. Any other message comes back.
+    fn of(message: Message, least: usize) -> Result<(DataKind, Streaming), Message> {
         let (kind, payload) = match message {
-            Message::Text(t) if t.len() >= KEEP_WRITE_CAPACITY => (DataKind::Text, t.into_bytes()),
-            Message::Binary(b) if b.len() >= KEEP_WRITE_CAPACITY => (DataKind::Binary, b),
+            Message::Text(t) if t.len() >= least => (DataKind::Text, t.into_bytes()),
+            Message::Binary(b) if b.len() >= least => (DataKind::Binary, b),
             other => return Err(other),
         };
         let streaming = Streaming {
@@ -170,6 +175,11 @@ impl Streaming {
         Ok((kind, streaming))
     }
 }
+
+/// A server's data messages of this size or more are written straight
+/// from the message (vectored, behind the queued header), not copied into
+/// the queue: above it the copy costs more than a write of its own.
+const DIRECT_WRITE: usize = 16 * 1024;
 
 /// A write queue larger than this is released once it is written (and any
 /// queue while the connection is idle), so a connection holds no big
@@ -198,7 +208,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
                     // Replies to what is read are queued into a spare buffer.
                     let output = self.driver.output_buffer_mut();
                     if output.capacity() == 0 {
-                        *output = spare::take_queue();
+                        *output = spare::take_room();
                     }
                     let Some(input) = self.driver.input_buffer_mut() else {
                         continue; // not asked while input waits; decode it
@@ -401,6 +411,16 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                     Poll::Ready(Ok(())) => return Poll::Ready(Ok(message)),
                 }
+            }
+            // A big message's payload: straight into the message.
+            match self.io.poll_read_payload(cx, self.assembler.buffer_mut()) {
+                Poll::Pending => return self.poll_pending(cx),
+                Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
+                Poll::Ready(Ok(Payload::Added(Some(kind)))) => {
+                    return Poll::Ready(whole_message(&mut self.assembler, kind));
+                }
+                Poll::Ready(Ok(Payload::Added(None))) => continue,
+                Poll::Ready(Ok(Payload::NotNow | Payload::Ended)) => {}
             }
             let assembler = &mut self.assembler;
             let step = self.io.poll_run(cx, |driver| {
@@ -694,12 +714,18 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
         if self.io.streaming.is_some() {
             return self.write(message.as_outgoing());
         }
-        let (kind, mut streaming) = match Streaming::of(message) {
+        let direct = self.io.driver.connection().role() == Role::Server;
+        let least = if direct {
+            DIRECT_WRITE
+        } else {
+            KEEP_WRITE_CAPACITY
+        };
+        let (kind, mut streaming) = match Streaming::of(message, least) {
             Ok(big) => big,
             Err(small) => return self.write(small.as_outgoing()),
         };
         let driver = &mut self.io.driver;
-        streaming.direct = driver.connection().role() == Role::Server;
+        streaming.direct = direct;
         driver.queue_owed();
         // Room for the header behind what is queued.
         let want = driver.queued_end() + 16;
@@ -889,10 +915,11 @@ fn poll_read_lazily<S: AsyncRead + Unpin>(
 ) -> Poll<io::Result<usize>> {
     if input.is_empty() {
         *input = spare::take(size.now);
-    } else if input.len() != size.now {
+    } else if input.len() < size.now {
         input.resize(size.now, 0);
     }
-    let mut buf = ReadBuf::new(input);
+    // A longer buffer is read into only as far as the size asks.
+    let mut buf = ReadBuf::new(&mut input[..size.now]);
     match Pin::new(stream).poll_read(cx, &mut buf) {
         Poll::Ready(Ok(())) => {
             let n = buf.filled().len();

@@ -43,22 +43,32 @@ fn pop() -> Option<Vec<u8>> {
         .flatten()
 }
 
-/// A buffer of `len` bytes whose contents are whatever they were: for a
-/// read buffer, which only the bytes a read fills are taken from.
+/// A buffer of at least `len` bytes whose contents are whatever they were:
+/// for a read buffer, which only the bytes a read fills are taken from.
 pub(super) fn take(len: usize) -> Vec<u8> {
     let mut buf = pop().unwrap_or_default();
-    buf.resize(len, 0);
+    // A longer spare stays as long: its bytes are initialized already, and
+    // zeroing them again on every wakeup costs more than the memory.
+    if buf.len() < len {
+        buf.resize(len, 0);
+    }
     buf
 }
 
-/// A buffer for a write queue: any spare one, emptied (its capacity is
-/// what counts), or a new empty one.
+/// A buffer for a write queue whose length is what it holds: any spare
+/// one, emptied (its capacity is what counts), or a new empty one.
 pub(super) fn take_queue() -> Vec<u8> {
     let mut buf = pop().unwrap_or_default();
     buf.clear();
     buf
 }
 
+/// A buffer for the driver's write queue, whose length is room to encode
+/// into: any spare one as it is (its bytes are initialized already, so the
+/// queue grows into them without zeroing them again), or a new empty one.
+pub(super) fn take_room() -> Vec<u8> {
+    pop().unwrap_or_default()
+}
 /// Gives `buf` back (it is freed if the thread keeps enough already);
 /// leaves an empty `Vec` in its place.
 pub(super) fn give(buf: &mut Vec<u8>) {
@@ -104,6 +114,10 @@ mod tests {
         assert_eq!(SPARE.with(|s| s.borrow().buffers.len()), KEEP);
         let queue = take_queue();
         assert!(queue.is_empty() && queue.capacity() >= 64);
+        give(&mut vec![7u8; 64]);
+        assert_eq!(take_room().len(), 64, "room is kept as it is");
+        give(&mut vec![7u8; 64]);
+        assert_eq!(take(16).len(), 64, "a longer read buffer is not cut");
         while pop().is_some() {}
         for _ in 0..8 {
             give(&mut vec![0u8; KEEP_BYTES / 4]);

@@ -200,7 +200,7 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
         if self.streaming.is_some() {
             return self.queue_frame(message.as_outgoing());
         }
-        let (kind, streaming) = match Streaming::of(message) {
+        let (kind, streaming) = match Streaming::of(message, KEEP_WRITE_CAPACITY) {
             Ok(big) => big,
             Err(small) => return self.queue_frame(small.as_outgoing()),
         };
