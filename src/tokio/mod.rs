@@ -876,28 +876,44 @@ async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> R
 /// The most a read asks for once reads keep filling the buffer.
 const BULK_READ: usize = 64 * 1024;
 
-/// How much a read asks for: [`Options::read_buffer_size`] at first and
-/// again after small reads, doubling up to [`BULK_READ`] while reads fill
-/// the buffer, so that a big message takes few system calls.
+/// How much a read asks for: [`Options::read_buffer_size`] at first,
+/// doubling up to [`BULK_READ`] while reads fill the buffer, so that a big
+/// message takes few system calls; back down only after a run of small
+/// reads. (Halving at the first small read would make a stream of
+/// messages a little bigger than the size take two reads each: the one
+/// that fills the buffer, then the few bytes left.)
 #[derive(Debug, Clone, Copy)]
 struct ReadSize {
     least: usize,
     now: usize,
+    /// Reads in a row that used less than an eighth of `now`.
+    small: u8,
 }
+
+/// Small reads in a row after which the size halves.
+const SMALL_READS: u8 = 16;
 
 impl ReadSize {
     fn new(read_buffer_size: usize) -> Self {
         ReadSize {
             least: read_buffer_size,
             now: read_buffer_size,
+            small: 0,
         }
     }
 
     fn after_read(&mut self, filled: usize) {
         if filled == self.now {
             self.now = (self.now * 2).min(BULK_READ.max(self.least));
+            self.small = 0;
         } else if filled < self.now / 8 {
-            self.now = (self.now / 2).max(self.least);
+            self.small += 1;
+            if self.small == SMALL_READS {
+                self.now = (self.now / 2).max(self.least);
+                self.small = 0;
+            }
+        } else {
+            self.small = 0;
         }
     }
 }
@@ -931,5 +947,40 @@ fn poll_read_lazily<S: AsyncRead + Unpin>(
             spare::give(input);
             Poll::Pending
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Reads of a stream of 16 KiB messages (each a few bytes past 16 KiB
+    /// with its header) settle to one read per message, and a run of small
+    /// reads brings the size back down.
+    #[test]
+    fn read_size_settles_for_messages_just_over_a_power_of_two() {
+        let mut size = ReadSize::new(8192);
+        let message = 16_384 + 8;
+        let mut reads_of_last_ten = 0;
+        for i in 0..100 {
+            let mut left = message;
+            while left > 0 {
+                let n = left.min(size.now);
+                size.after_read(n);
+                left -= n;
+                if i >= 90 {
+                    reads_of_last_ten += 1;
+                }
+            }
+        }
+        assert_eq!(reads_of_last_ten, 10);
+        for _ in 0..4 * SMALL_READS {
+            size.after_read(20);
+        }
+        assert_eq!(size.now, 8192, "back to the least after small reads");
+        for _ in 0..10 {
+            size.after_read(size.now);
+        }
+        assert_eq!(size.now, BULK_READ);
     }
 }
