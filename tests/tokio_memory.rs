@@ -345,3 +345,45 @@ async fn a_peer_that_pings_and_never_reads_cannot_grow_a_blocking_read_half() {
     tokio::time::sleep(Duration::from_millis(50)).await;
     ping_flood(&url, async || held.load(Ordering::SeqCst)).await;
 }
+
+/// Peers that announce a big frame (8 MiB), send 70 KiB of it and stall:
+/// a connection holds about what it sent, not what was announced (the
+/// payload is read straight into the message, at most 256 KiB ahead; 120
+/// KB measured), and at most twice what it sent plus 64 KiB.
+#[tokio::test]
+async fn a_peer_that_stalls_inside_a_big_frame_holds_what_it_sent() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const PEERS: usize = 20;
+    const SENT: usize = 70 * 1024;
+    let (url, server) = start_server(Serving::Whole);
+    let addr = url.trim_start_matches("ws://").trim_end_matches('/');
+    let mut warm = connect(&url).await.unwrap();
+    warm.send(Message::Text("warm".into())).await.unwrap();
+    warm.read().await.unwrap();
+    let before = idle_memory(&server, 1).await;
+    let mut peers = Vec::new();
+    for _ in 0..PEERS {
+        let mut tcp = tokio::net::TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(
+            b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
+Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
+        )
+        .await
+        .unwrap();
+        let mut response = [0u8; 129];
+        let _ = tcp.read(&mut response).await.unwrap();
+        // A masked binary frame (all-zero key) announcing 8 MiB.
+        let mut frame = vec![0x82, 0xFF];
+        frame.extend_from_slice(&(8u64 << 20).to_be_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        frame.resize(frame.len() + SENT, 7);
+        tcp.write_all(&frame).await.unwrap();
+        peers.push(tcp);
+    }
+    let stalled = idle_memory(&server, PEERS + 1).await;
+    let per = (stalled - before) / PEERS as isize;
+    assert!(
+        per <= (2 * SENT + 64 * 1024) as isize,
+        "a stalled connection holds {per} bytes after sending {SENT}"
+    );
+}
