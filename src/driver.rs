@@ -140,6 +140,9 @@ pub struct Driver<R, I, O> {
     out_end: usize,
     /// The adapter closed the transport.
     shut_down: bool,
+    /// Bytes still to be read and discarded after a failure (see
+    /// [`Driver::linger`]).
+    linger: usize,
     fragmenting: Option<Fragmenting>,
 }
 
@@ -346,8 +349,65 @@ where
             out_start: 0,
             out_end: 0,
             shut_down: false,
+            linger: 0,
             fragmenting: None,
         }
+    }
+
+    /// Lingers after a failure: once the close frame for it is written and
+    /// the transport's write side closed ([`Next::Shutdown`]), keeps asking
+    /// for reads ([`Next::Read`]), discarding what arrives, until the peer
+    /// ends the transport or `bytes` have been read. Closing a TCP socket
+    /// with unread input resets the connection, and the reset can destroy
+    /// our close frame before the peer has read it (a peer still sending a
+    /// message that is too big sees 1006, not our 1009); lingering lets it
+    /// read the close and answer. Off (0) by default: the adapter must bound
+    /// the linger in time too (the std adapters use the close timeout).
+    ///
+    /// ```
+    /// use wsock::driver::{Driver, Next};
+    /// use wsock::{Config, Connection};
+    ///
+    /// let conn = Connection::server(Config::new().max_message_size(4));
+    /// let mut driver = Driver::new(conn, [0u8; 64], [0u8; 64]);
+    /// driver.linger(1000);
+    /// // A 5-byte masked binary message: over the limit.
+    /// let frame = [0x82, 0x85, 1, 2, 3, 4, 0, 0, 0, 0, 0];
+    /// driver.input_space()[..frame.len()].copy_from_slice(&frame);
+    /// driver.input_filled(frame.len());
+    /// assert_eq!(driver.poll_event(|_, _| ()), Next::Write); // the close, 1009
+    /// let close = driver.pending_output().len();
+    /// driver.output_written(close);
+    /// assert_eq!(driver.poll_event(|_, _| ()), Next::Shutdown);
+    /// driver.shut_down();
+    /// // The rest of the peer's message is read and dropped ...
+    /// assert_eq!(driver.poll_event(|_, _| ()), Next::Read);
+    /// driver.input_filled(10);
+    /// assert_eq!(driver.poll_event(|_, _| ()), Next::Read);
+    /// // ... until the peer ends the transport.
+    /// driver.input_filled(0);
+    /// assert!(matches!(driver.poll_event(|_, _| ()), Next::Ready(Err(_))));
+    /// ```
+    pub fn linger(&mut self, bytes: usize) {
+        self.linger = bytes;
+    }
+
+    /// True while the driver lingers after a failure (see
+    /// [`linger`](Driver::linger)): reads are to drain the input.
+    pub fn is_lingering(&self) -> bool {
+        self.shut_down && lingers(self.conn.shared(), self.linger > 0)
+    }
+
+    /// The bytes still to be drained when lingering.
+    #[cfg(feature = "std")]
+    pub(crate) fn linger_left(&self) -> usize {
+        self.linger
+    }
+
+    /// Stops lingering (e.g. the adapter's deadline for it passed): the
+    /// next call reports the end.
+    pub fn stop_lingering(&mut self) {
+        self.linger = 0;
     }
 
     /// Takes the driver apart for the split std adapter: the connection,
@@ -537,8 +597,9 @@ where
     fn poll_end(&mut self) -> Option<Next<End>> {
         let shut_down = self.shut_down;
         let pending = self.has_pending_output();
+        let linger = self.linger > 0;
         let (_, sender, shared) = self.conn.parts_mut();
-        end_step(shared, sender, pending, shut_down)
+        end_step(shared, sender, pending, shut_down, linger)
     }
 
     /// Reports that the adapter closed the transport (after [`Next::Shutdown`],
@@ -588,6 +649,9 @@ where
         if n == 0 {
             let _ = self.conn.receive_eof();
             return;
+        }
+        if self.shut_down {
+            self.linger = self.linger.saturating_sub(n);
         }
         let len = self.input.as_mut().len();
         self.in_end = self.in_end.saturating_add(n).min(len);
@@ -724,15 +788,17 @@ where
 }
 
 /// The end-of-connection rule, the one place it lives: given the shared
-/// part, the sender, whether output waits to be written and whether the
-/// transport was closed — what is left to do before the end is reported
-/// (`Write`, `Shutdown`), the end itself, or `None` while events may still
-/// come.
+/// part, the sender, whether output waits to be written, whether the
+/// transport was closed and whether the adapter may still linger after a
+/// failure ([`Driver::linger`]) — what is left to do before the end is
+/// reported (`Write`, `Shutdown`, `Read` to drain the input), the end
+/// itself, or `None` while events may still come.
 pub(crate) fn end_step<R>(
     shared: &Shared,
     sender: &Sender<R>,
     pending_output: bool,
     shut_down: bool,
+    linger: bool,
 ) -> Option<Next<End>> {
     let receiving = !shared.is_receive_done()
         // A client whose closing handshake is done waits for the
@@ -751,6 +817,9 @@ pub(crate) fn end_step<R>(
     if receiving && !shut_down {
         return None;
     }
+    if shut_down && lingers(shared, linger) {
+        return Some(Next::Read);
+    }
     if shared.state() != State::Closed {
         // The peer's close arrived but our reply could not be queued:
         // the output buffer is smaller than a control frame.
@@ -760,6 +829,17 @@ pub(crate) fn end_step<R>(
         Some(e) => End::Failed(e),
         None => End::Closed,
     }))
+}
+
+/// True while an adapter that may linger (`linger`) should drain the input:
+/// the connection failed with a close frame for the peer (not because the
+/// transport ended) and the peer has not ended the transport yet.
+fn lingers(shared: &Shared, linger: bool) -> bool {
+    linger
+        && !shared.is_transport_ended()
+        && shared
+            .failure()
+            .is_some_and(|e| e != ProtocolError::UnexpectedEof)
 }
 
 /// Appends `frame` to a growable queue (the split std adapter's send path).

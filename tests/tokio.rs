@@ -13,6 +13,11 @@ use wsock::tokio::{
 };
 use wsock::{CloseCode, Config, State};
 
+/// An opening handshake request, for raw clients.
+const UPGRADE_REQUEST: &[u8] = b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n\
+    Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+    Sec-WebSocket-Version: 13\r\n\r\n";
+
 /// A listener on a free loopback port and its `ws://` URL.
 async fn listen() -> (TcpListener, String) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -339,12 +344,7 @@ async fn invalid_utf8_deep_in_a_big_text_frame_closes_with_1007() {
     let addr = listener.local_addr().unwrap();
     let server = tokio::spawn(echo_once(listener, Options::new()));
     let mut tcp = TcpStream::connect(addr).await.unwrap();
-    tcp.write_all(
-        b"GET / HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\
-Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n",
-    )
-    .await
-    .unwrap();
+    tcp.write_all(UPGRADE_REQUEST).await.unwrap();
     let mut response = [0u8; 129];
     let _ = tcp.read(&mut response).await.unwrap();
     // A masked text frame (all-zero key) of 400,000 bytes with one 0xFF at
@@ -375,4 +375,153 @@ Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n
         (0x88, &[0x03, 0xEF][..]),
         "close 1007"
     );
+}
+
+/// A raw client that opens a WebSocket, sends one binary frame of `len`
+/// bytes (in a thread of its own), and only then reads, as a browser does:
+/// returns how sending went and the first frame read back, whole; then
+/// closes its socket.
+fn send_too_much_and_read(
+    addr: std::net::SocketAddr,
+    len: usize,
+) -> std::io::Result<(std::io::Result<()>, Vec<u8>)> {
+    use std::io::{Read, Write};
+    let mut tcp = std::net::TcpStream::connect(addr)?;
+    tcp.set_read_timeout(Some(Duration::from_secs(20)))?;
+    tcp.write_all(UPGRADE_REQUEST)?;
+    let mut head = Vec::new();
+    let mut byte = [0u8];
+    while !head.ends_with(b"\r\n\r\n") {
+        tcp.read_exact(&mut byte)?;
+        head.push(byte[0]);
+    }
+    assert!(head.starts_with(b"HTTP/1.1 101"));
+    let mut writer = tcp.try_clone()?;
+    let sending = std::thread::spawn(move || {
+        let mut frame = vec![0x82, 0xFF];
+        frame.extend_from_slice(&(len as u64).to_be_bytes());
+        frame.extend_from_slice(&[0; 4]); // the mask: zeros
+        writer.write_all(&frame)?;
+        for _ in 0..len / 4096 {
+            writer.write_all(&[0; 4096])?;
+        }
+        Ok(())
+    });
+    let sent = sending.join().unwrap();
+    // What the server sent meanwhile has arrived (and a reset with it, if
+    // the server closed its socket on unread data).
+    std::thread::sleep(Duration::from_millis(100));
+    let mut header = [0u8; 2];
+    tcp.read_exact(&mut header)?;
+    let mut payload = vec![0u8; usize::from(header[1] & 0x7F)];
+    tcp.read_exact(&mut payload)?;
+    Ok((sent, [&header[..], &payload].concat()))
+}
+
+#[tokio::test]
+async fn a_client_still_sending_a_too_big_message_reads_the_1009() {
+    // The server fails the connection at the frame's header and then reads
+    // and drops the rest until the client ends the transport: closing the
+    // socket with the client's data unread would reset the connection, and
+    // the reset destroys the close frame before the client reads it.
+    for split in [false, true] {
+        let (listener, _) = listen().await;
+        let addr = listener.local_addr().unwrap();
+        let options = Options::new()
+            .protocol(Config::new().max_message_size(64 * 1024))
+            .close_timeout(Some(Duration::from_secs(10)));
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let ws = accept_with(tcp, options, |_| Ok(Acceptance::default()))
+                .await
+                .unwrap();
+            let started = Instant::now();
+            let read = if split {
+                ws.split().0.read().await
+            } else {
+                let mut ws = ws;
+                ws.read().await
+            };
+            (read, started.elapsed())
+        });
+        let client = tokio::task::spawn_blocking(move || send_too_much_and_read(addr, 900 * 1024));
+        let (sent, frame) = client.await.unwrap().expect("the client reads a frame");
+        // A browser that gets a reset while it sends reports 1006, whatever
+        // it had received.
+        sent.expect("no reset while the client sends");
+        assert_eq!(
+            frame[..4],
+            [0x88, frame.len() as u8 - 2, 0x03, 0xF1],
+            "close 1009"
+        );
+        let (read, took) = server.await.unwrap();
+        assert!(
+            matches!(read, Err(Error::Protocol(e)) if e.close_code() == CloseCode::MESSAGE_TOO_BIG),
+            "split {split}: {read:?}"
+        );
+        assert!(
+            took < Duration::from_secs(5),
+            "the linger ends when the client closes: {took:?}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn the_linger_after_a_failure_is_bounded_in_time_and_bytes() {
+    // A peer that stays silent after its too-big frame's first 100 KB holds
+    // the server for the close timeout; one that sends on and on, for the
+    // linger's 1 MiB. Either way the server reports the failure.
+    for (silent, timeout) in [(true, 1), (false, 60)] {
+        let (listener, _) = listen().await;
+        let addr = listener.local_addr().unwrap();
+        let options = Options::new()
+            .protocol(Config::new().max_message_size(64 * 1024))
+            .close_timeout(Some(Duration::from_secs(timeout)));
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default()))
+                .await
+                .unwrap();
+            let started = Instant::now();
+            (ws.read().await, started.elapsed())
+        });
+        let mut tcp = TcpStream::connect(addr).await.unwrap();
+        tcp.write_all(UPGRADE_REQUEST).await.unwrap();
+        let mut frame = vec![0x82, 0xFF];
+        frame.extend_from_slice(&(u64::MAX >> 1).to_be_bytes());
+        frame.extend_from_slice(&[0; 4]);
+        tcp.write_all(&frame).await.unwrap();
+        let sent = if silent { 100_000 } else { usize::MAX };
+        let mut written = 0;
+        let sending = async {
+            while written < sent {
+                match tcp.write(&[0; 16384]).await {
+                    Ok(n) => written += n,
+                    Err(_) => break,
+                }
+            }
+            std::future::pending::<()>().await
+        };
+        let (read, took) = tokio::select! {
+            result = server => result.unwrap(),
+            _ = sending => unreachable!(),
+        };
+        assert!(
+            matches!(read, Err(Error::Protocol(e)) if e.close_code() == CloseCode::MESSAGE_TOO_BIG),
+            "silent {silent}: {read:?}"
+        );
+        if silent {
+            assert!(
+                took >= Duration::from_millis(900),
+                "the linger lasts the close timeout: {took:?}"
+            );
+            assert!(took < Duration::from_secs(5), "and no longer: {took:?}");
+        } else {
+            assert!(
+                took < Duration::from_secs(30),
+                "1 MiB, not the 60 s timeout: {took:?}"
+            );
+            assert!(written > 1 << 20, "the server drained 1 MiB: {written}");
+        }
+    }
 }

@@ -130,7 +130,8 @@ impl SendState {
     /// While events may still come, it reads on even if the write half is
     /// writing: that half writes whatever is queued.
     fn end_step(&self) -> Option<Next<End>> {
-        let step = |pending| driver::end_step(&self.shared, &self.sender, pending, self.shut_down);
+        let step =
+            |pending| driver::end_step(&self.shared, &self.sender, pending, self.shut_down, false);
         match step(self.writing || !self.queue.is_empty()) {
             Some(Next::Write) if self.writing => step(false).map(|_| Next::Write),
             other => other,

@@ -125,6 +125,12 @@ impl Shared {
         matches!(self.state, State::CloseReceived | State::Closed)
     }
 
+    /// True once the transport ended (reported with
+    /// [`receive_eof`](Shared::receive_eof)).
+    pub fn is_transport_ended(&self) -> bool {
+        self.eof
+    }
+
     /// True when the transport should be closed now (§7.1.1), given that no
     /// data frame is half-written: all owed frames are written and either
     /// the connection failed, the peer ended the transport, or the closing

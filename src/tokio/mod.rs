@@ -370,7 +370,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             io: Io {
                 stream,
                 // The read buffer is allocated by the first read.
-                driver: new_driver(role, &options, leftover, 0)?,
+                driver: lingering(new_driver(role, &options, leftover, 0)?),
                 streaming: None,
                 read_size: ReadSize::new(options.read_buffer_size),
             },
@@ -487,12 +487,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// Starts the closing handshake's deadline (once), and when it has
     /// passed ends the transport and fails with a timeout.
+    /// A linger after a failure is bounded by it too; when it passes, the
+    /// failure is reported.
     fn poll_close_deadline(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Error>> {
-        if self.io.driver.is_shut_down() && self.io.driver.connection().state() == State::Closed {
+        let driver = &mut self.io.driver;
+        let lingering = driver.is_lingering();
+        if driver.is_shut_down() && driver.connection().state() == State::Closed && !lingering {
             return Poll::Ready(Ok(()));
         }
         match within_deadline(&mut self.close_deadline, self.close_timeout, cx) {
             Poll::Pending => Poll::Ready(Ok(())),
+            Poll::Ready(_) if lingering => {
+                driver.stop_lingering();
+                cx.waker().wake_by_ref();
+                Poll::Ready(Ok(()))
+            }
             Poll::Ready(e) => {
                 let _ = self.io.poll_shut_down(cx);
                 self.io.driver.shut_down();
@@ -808,6 +817,17 @@ fn stream_item(ended: &mut bool, read: Result<Message, Error>) -> Option<Result<
         Err(Error::ConnectionClosed) => None,
         other => Some(other),
     }
+}
+
+/// How much a connection reads and drops after failing, so that the peer
+/// reads our close frame instead of a reset ([`Driver::linger`](crate::driver::Driver::linger); bounded in
+/// time by the close timeout).
+pub(crate) const LINGER_BYTES: usize = 1 << 20;
+
+/// A driver that lingers after a failure, up to [`LINGER_BYTES`].
+fn lingering(mut driver: StdDriver) -> StdDriver {
+    driver.linger(LINGER_BYTES);
+    driver
 }
 
 /// The closing handshake's deadline: started at the first call (it bounds

@@ -69,6 +69,10 @@ struct Reading<S> {
     read_size: ReadSize,
     /// Keepalive pings: the read half's, as it is the one that waits.
     pinger: Option<Pinger>,
+    /// Bytes still to drain after a failure ([`Driver::linger`]).
+    linger: usize,
+    /// The next read drains: the connection failed and lingers.
+    draining: bool,
 }
 
 /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
@@ -345,6 +349,7 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
     /// ```
     pub fn split(self) -> (ReadHalf<S>, WriteHalf<S>) {
         let io = self.io;
+        let linger = io.driver.linger_left();
         let (conn, input, buffered, queue, shut_down) = io.driver.into_split();
         let (receiver, sender, shared) = conn.split();
         let (read_stream, write_stream) = ::tokio::io::split(io.stream);
@@ -374,6 +379,8 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 close_deadline: self.close_deadline,
                 read_size: io.read_size,
                 pinger: self.pinger,
+                linger,
+                draining: false,
             },
             assembler: self.assembler,
             control: self.control,
@@ -478,13 +485,14 @@ impl<S: AsyncRead + AsyncWrite> ReadHalf<S> {
             .unwrap_or_else(PoisonError::into_inner);
         st.compact();
         let conn = Connection::from_parts(reading.receiver, st.sender, st.shared);
-        let driver = Driver::from_split(
+        let mut driver = Driver::from_split(
             conn,
             reading.input,
             reading.in_start..reading.in_end,
             st.queue,
             st.shut_down,
         );
+        driver.linger(reading.linger);
         Ok(WebSocket {
             io: super::Io {
                 stream: reading.stream.unsplit(st.writer),
@@ -561,6 +569,9 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
                     self.path.wakers.wake_half(WRITE);
                 }
                 Poll::Ready(Ok(n)) => {
+                    if self.draining {
+                        self.linger = self.linger.saturating_sub(n);
+                    }
                     self.in_start = 0;
                     self.in_end = n;
                 }
@@ -587,7 +598,10 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
             }
             // While events may come, the read half does not wait for writes:
             // the write half (or the waker) goes on with them.
-            let Some(_) = driver::end_step(&st.shared, &st.sender, false, st.shut_down) else {
+            let linger = self.linger > 0;
+            self.draining = false;
+            let Some(_) = driver::end_step(&st.shared, &st.sender, false, st.shut_down, linger)
+            else {
                 if st.streaming.is_none() && st.pending() {
                     self.path.wakers.register(READ, cx.waker());
                     let both = &mut Context::from_waker(&self.path.both);
@@ -599,8 +613,12 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
                 return Poll::Ready(Ok(()));
             };
             let pending = st.pending() || st.streaming.is_some();
-            match driver::end_step(&st.shared, &st.sender, pending, st.shut_down) {
+            match driver::end_step(&st.shared, &st.sender, pending, st.shut_down, linger) {
                 None => return Poll::Ready(Ok(())),
+                Some(Next::Read) => {
+                    self.draining = true;
+                    return Poll::Ready(Ok(()));
+                }
                 Some(Next::Ready(end)) => return Poll::Ready(Err(ended(end))),
                 Some(Next::Write) => {
                     self.path.wakers.register(READ, cx.waker());
@@ -614,7 +632,7 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
                         }
                     }
                 }
-                Some(Next::Shutdown | Next::Read) => {
+                Some(Next::Shutdown) => {
                     self.path.wakers.register(READ, cx.waker());
                     ready!(st.poll_shut_down(&mut Context::from_waker(&self.path.both)));
                     drop(st);
@@ -650,6 +668,12 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
             return self.poll_keepalive(cx);
         }
         match within_deadline(&mut self.close_deadline, self.close_timeout, cx) {
+            // A linger after a failure ends at the deadline with the failure.
+            Poll::Ready(_) if self.draining => {
+                self.linger = 0;
+                cx.waker().wake_by_ref();
+                Poll::Pending
+            }
             Poll::Ready(e) => {
                 let mut st = self.path.lock();
                 let _ = st.poll_shut_down(&mut Context::from_waker(&self.path.both));
