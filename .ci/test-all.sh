@@ -70,6 +70,9 @@ kill "$AXUM_ECHO"
 wait "$AXUM_ECHO" 2>/dev/null || true
 [[ "$echoed" == $'one\ntwo' ]] || { echo "axum_echo at '$url' echoed: '$echoed'" >&2; false; }
 
+step "the browser chat: three tabs of headless Chromium talk through examples/chat"
+.ci/browser.sh
+
 step "the demo runs"
 cargo run --release --example demo
 

@@ -10,6 +10,9 @@
 //! selected when offered. `GET /` answers in plain HTTP, from the same
 //! server.
 
+#[path = "common/http_server_args.rs"]
+mod args;
+
 use axum::Router;
 use axum::extract::Request;
 use axum::response::Response;
@@ -26,28 +29,10 @@ An axum server on ADDR (e.g. 127.0.0.1:8080) with a WebSocket echo route at
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let addr = match args.as_slice() {
-        [flag] if flag == "--help" || flag == "-h" => {
-            println!("{USAGE}");
-            return ExitCode::SUCCESS;
-        }
-        [addr] if !addr.starts_with('-') => addr,
-        _ => {
-            eprintln!("{USAGE}");
-            return ExitCode::from(2);
-        }
+    let (listener, local) = match args::listen("axum_echo", USAGE).await {
+        Ok(listening) => listening,
+        Err(code) => return code,
     };
-    let listener = match tokio::net::TcpListener::bind(addr).await {
-        Ok(listener) => listener,
-        Err(e) => {
-            eprintln!("axum_echo: cannot listen on {addr}: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let local = listener
-        .local_addr()
-        .map_or(addr.clone(), |a| a.to_string());
     println!("axum_echo listening on ws://{local}/ws");
     let app = Router::new()
         .route("/", get(|| async { "a WebSocket echo is at /ws\n" }))
