@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The whole test suite: the README's test command, also run by .ci/run.
 # Installs what it needs (rustup targets and components, a Python venv with
-# kosoku and websockets, QEMU, cargo-fuzz) and stops loudly at the first failure.
+# kosoku, websockets and playwright, Chromium, QEMU, cargo-fuzz) and stops
+# loudly at the first failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # shellcheck source=install.sh
