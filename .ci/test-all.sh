@@ -30,6 +30,13 @@ cargo build --no-default-features
 cargo build --no-default-features --target thumbv7m-none-eabi
 cargo build --no-default-features --features alloc --target thumbv7m-none-eabi
 
+step "each feature on its own builds warning-free (dead code hides behind --all-features)"
+for features in "" tls tokio http embedded-io-async; do
+    echo "features: default ${features}"
+    cargo check --lib --features "$features"
+done
+cargo check --lib --no-default-features --features alloc,embedded-io-async
+
 step "MSRV: the library builds with Rust 1.88 (rust-version in Cargo.toml)"
 rustup toolchain install 1.88 --profile minimal >/dev/null
 CARGO_TARGET_DIR=target/msrv cargo +1.88 build --all-features --lib

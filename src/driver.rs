@@ -399,7 +399,7 @@ where
     }
 
     /// The bytes still to be drained when lingering.
-    #[cfg(feature = "std")]
+    #[cfg(feature = "tokio")]
     pub(crate) fn linger_left(&self) -> usize {
         self.linger
     }
