@@ -53,9 +53,13 @@ fn run(ws: &mut WebSocket<MaybeTlsStream>, binary: bool) -> Result<(), Error> {
         while close_deadline.is_none() {
             match lines.try_recv() {
                 Ok(Some(line)) => {
-                    // A big message may take longer than the polling timeout to write.
-                    ws.get_mut().set_timeout(None)?;
-                    ws.send_frame(contract::line_frame(&line, binary)?)?;
+                    // A big message may take longer than the polling timeout
+                    // to write, but not for ever.
+                    ws.get_mut().set_timeout(Some(contract::WRITE_TIMEOUT))?;
+                    match ws.send_frame(contract::line_frame(&line, binary)?) {
+                        Err(e) if e.is_timeout() => return Err(contract::write_timed_out()),
+                        sent => sent?,
+                    }
                     ws.get_mut().set_timeout(Some(POLL))?;
                 }
                 Ok(None) | Err(TryRecvError::Disconnected) => {

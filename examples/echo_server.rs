@@ -36,14 +36,16 @@ fn main() -> ExitCode {
 
 fn serve(listener: &TcpListener, max_connections: usize) {
     let active = Arc::new(AtomicUsize::new(0));
+    let mut backoff = contract::AcceptBackoff::default();
     for stream in listener.incoming() {
         let stream = match stream {
             Ok(stream) => stream,
             Err(e) => {
-                eprintln!("accept failed: {e}");
+                thread::sleep(backoff.failed(&e));
                 continue;
             }
         };
+        backoff.succeeded();
         let peer = stream
             .peer_addr()
             .map_or_else(|_| "unknown".into(), |a: SocketAddr| a.to_string());

@@ -43,7 +43,9 @@ async fn run(ws: &mut WebSocket<MaybeTlsStream>, binary: bool) -> Result<(), Err
                 Some(line) => {
                     let frame = contract::line_frame(&line, binary)?;
                     ws.write(frame)?;
-                    ws.flush().await?;
+                    tokio::time::timeout(contract::WRITE_TIMEOUT, ws.flush())
+                        .await
+                        .map_err(|_| contract::write_timed_out())??;
                 }
                 None => {
                     // stdin ended: `close` sends close 1000 and prints

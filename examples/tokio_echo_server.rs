@@ -34,16 +34,16 @@ async fn main() -> ExitCode {
 
 async fn serve(listener: TcpListener, max_connections: usize) {
     let slots = Arc::new(Semaphore::new(max_connections));
+    let mut backoff = contract::AcceptBackoff::default();
     loop {
         let (stream, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
             Err(e) => {
-                eprintln!("accept failed: {e}");
-                // Out of descriptors, say: let connections end first.
-                tokio::time::sleep(Duration::from_millis(50)).await;
+                tokio::time::sleep(backoff.failed(&e)).await;
                 continue;
             }
         };
+        backoff.succeeded();
         let Ok(slot) = Arc::clone(&slots).try_acquire_owned() else {
             tokio::spawn(refuse_busy(stream));
             println!("{peer}: refused: {max_connections} connections already open");

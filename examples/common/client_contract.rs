@@ -122,3 +122,15 @@ pub fn print_message(
     out.write_all(b"\n")?;
     out.flush()
 }
+
+/// How long a message may take to go out: a server that takes none of it
+/// for this long fails the client instead of hanging it.
+pub const WRITE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// The error for a message the server did not take within [`WRITE_TIMEOUT`].
+pub fn write_timed_out() -> wsock::blocking::Error {
+    wsock::blocking::Error::Io(std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        format!("the server took no data for {} s", WRITE_TIMEOUT.as_secs()),
+    ))
+}

@@ -125,3 +125,31 @@ pub fn ending(peer_close: Option<String>) -> String {
         None => "closed".to_string(),
     }
 }
+
+/// How long an echo server waits after a failed `accept` (out of file
+/// descriptors, say), so that connections can end meanwhile: 10 ms after the
+/// first failure, doubling up to 1 s while failures go on; one log line per
+/// wait.
+#[derive(Debug, Default)]
+pub struct AcceptBackoff {
+    delay: Option<std::time::Duration>,
+}
+
+impl AcceptBackoff {
+    /// A failed accept: logs it and returns how long to wait.
+    pub fn failed(&mut self, error: &std::io::Error) -> std::time::Duration {
+        let delay = self
+            .delay
+            .map_or(std::time::Duration::from_millis(10), |d| {
+                (d * 2).min(std::time::Duration::from_secs(1))
+            });
+        self.delay = Some(delay);
+        eprintln!("accept failed: {error}; waiting {delay:?}");
+        delay
+    }
+
+    /// A connection was accepted: the next failure waits briefly again.
+    pub fn succeeded(&mut self) {
+        self.delay = None;
+    }
+}
