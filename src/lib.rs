@@ -51,6 +51,14 @@ pub mod message;
 pub mod tokio;
 pub mod utf8;
 
+/// The rustls that wsock's `tls` feature is built on (with the `ring`
+/// crypto provider): build `ServerConfig`s and `ClientConfig`s with it
+/// rather than a second `rustls` dependency, whose default provider
+/// (aws-lc-rs) would be compiled as well and needs a process-level provider
+/// chosen at run time.
+#[cfg(feature = "tls")]
+pub use rustls;
+
 pub use close::{CloseCode, CloseFrame};
 pub use config::{Config, Role};
 pub use connection::{Connection, NoRng, Received, State};

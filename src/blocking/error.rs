@@ -72,8 +72,14 @@ impl std::error::Error for Error {
     }
 }
 
+/// rustls (through `StreamOwned` or tokio-rustls) reports TLS failures as
+/// I/O errors wrapping its own error: those become [`Error::Tls`].
 impl From<io::Error> for Error {
     fn from(e: io::Error) -> Self {
+        #[cfg(feature = "tls")]
+        if let Some(tls) = e.get_ref().and_then(|e| e.downcast_ref::<rustls::Error>()) {
+            return Error::Tls(tls.clone());
+        }
         Error::Io(e)
     }
 }

@@ -72,7 +72,7 @@ pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
 #[cfg(all(feature = "tls", feature = "tokio"))]
 pub(crate) use tls::server_name;
 #[cfg(feature = "tls")]
-pub use tls::{accept_tls, default_client_config};
+pub use tls::{TlsStream, accept_tls, default_client_config};
 pub use transport::{MaybeTlsStream, Plain, Transport};
 
 use crate::close::CloseCode;
@@ -421,7 +421,7 @@ impl<S: Transport> WebSocket<S> {
         loop {
             match self.stream.flush() {
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                other => return other.map_err(Error::Io),
+                other => return other.map_err(Error::from),
             }
         }
     }
@@ -433,7 +433,7 @@ impl<S: Transport> WebSocket<S> {
                 Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
                 Ok(n) => self.driver.output_written(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::Io(e)),
+                Err(e) => return Err(Error::from(e)),
             }
         }
         Ok(())
@@ -597,7 +597,7 @@ impl<S: Transport> Writer<'_, S> {
                 Err(e) => {
                     // A growable queue always takes the rest.
                     let _ = self.reply.queue_payload_rest(&payload[done..]);
-                    return Err(Error::Io(e));
+                    return Err(Error::from(e));
                 }
             }
         }
@@ -788,7 +788,7 @@ fn read_more<S: io::Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error
             Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
             Err(e) => {
                 buf.truncate(start);
-                return Err(Error::Io(e));
+                return Err(Error::from(e));
             }
         }
     }

@@ -11,8 +11,22 @@ use rand::rngs::{StdRng, SysRng};
 pub struct MaskRng(Option<StdRng>);
 
 impl MaskRng {
-    /// Seeded from the OS entropy source.
-    pub(crate) fn from_os() -> std::io::Result<Self> {
+    /// A CSPRNG seeded from the OS entropy source: the masking keys a
+    /// client needs, for users of the core ([`Connection`](crate::Connection))
+    /// or the embedded adapter on a machine with std.
+    ///
+    /// ```
+    /// use wsock::blocking::MaskRng;
+    /// use wsock::{Config, Connection, Outgoing};
+    ///
+    /// let mut client = Connection::client(Config::default(), MaskRng::from_os()?);
+    /// let mut wire = [0u8; 64];
+    /// let n = client.encode(Outgoing::Text("hi"), &mut wire).unwrap();
+    /// assert_eq!(n, 2 + 4 + 2); // header, masking key, payload
+    /// assert_eq!(wire[1] & 0x80, 0x80); // masked
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    pub fn from_os() -> std::io::Result<Self> {
         StdRng::try_from_rng(&mut SysRng)
             .map(|rng| MaskRng(Some(rng)))
             .map_err(|e| std::io::Error::other(std::format!("OS random source failed: {e}")))

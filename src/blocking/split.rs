@@ -169,7 +169,7 @@ fn write_queue<'a, S: Transport>(
             batch.extend_from_slice(&st.queue);
             core::mem::swap(&mut batch, &mut st.queue);
             batch.clear();
-            break Err(Error::Io(e));
+            break Err(Error::from(e));
         }
         batch.clear();
     };
@@ -721,7 +721,7 @@ impl<S: Transport> WriteHalf<S> {
                 rest.extend_from_slice(&st.queue);
                 st.queue = rest;
                 release(&self.path, st);
-                return Err(Error::Io(e));
+                return Err(Error::from(e));
             }
             if taken == payload.len() {
                 break;

@@ -40,14 +40,37 @@ pub(crate) fn server_name(host: &str) -> Result<ServerName<'static>, Error> {
         .map_err(|e| Error::Io(io::Error::new(io::ErrorKind::InvalidInput, e)))
 }
 
+/// A server's `wss://` stream: rustls over TCP, as [`accept_tls`] returns it.
+pub type TlsStream = StreamOwned<ServerConnection, TcpStream>;
+
 /// Accepts a `wss://` connection: TLS with `config`, then the WebSocket
 /// handshake as in [`accept_with`].
+///
+/// TLS failures (an untrusted certificate, a bad record) are
+/// [`Error::Tls`]. `config` is a [`rustls::ServerConfig`] (re-exported as
+/// `wsock::rustls`, built with the `ring` provider as wsock's own configs
+/// are).
+///
+/// ```no_run
+/// use std::net::TcpListener;
+/// use std::sync::Arc;
+/// use wsock::blocking::{accept_tls, Acceptance, Options, TlsStream, WebSocket};
+/// # fn run(config: wsock::rustls::ServerConfig) -> Result<(), wsock::blocking::Error> {
+/// let listener = TcpListener::bind("127.0.0.1:9443")?;
+/// let config = Arc::new(config);
+/// let (tcp, _) = listener.accept()?;
+/// let mut ws: WebSocket<TlsStream> =
+///     accept_tls(tcp, config.clone(), Options::new(), |_| Ok(Acceptance::default()))?;
+/// let message = ws.read()?;
+/// ws.send(message)?;
+/// # Ok(()) }
+/// ```
 pub fn accept_tls<F>(
     tcp: TcpStream,
     config: Arc<ServerConfig>,
     options: Options,
     decide: F,
-) -> Result<WebSocket<StreamOwned<ServerConnection, TcpStream>>, Error>
+) -> Result<WebSocket<TlsStream>, Error>
 where
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
 {

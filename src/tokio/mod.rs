@@ -474,7 +474,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     let _ = self.io.poll_write_out(cx);
                     let _ = self.io.poll_shut_down(cx);
                     self.io.driver.shut_down();
-                    return Poll::Ready(Err(Error::Io(error)));
+                    return Poll::Ready(Err(Error::from(error)));
                 }
             }
             return Poll::Pending;
@@ -888,7 +888,7 @@ async fn read_more<S: AsyncRead + Unpin>(stream: &mut S, buf: &mut Vec<u8>) -> R
         }
         Err(e) => {
             buf.truncate(start);
-            Err(Error::Io(e))
+            Err(Error::from(e))
         }
     }
 }

@@ -713,7 +713,7 @@ impl<S: AsyncRead + AsyncWrite> Reading<S> {
                 st.shut_down = true;
                 drop(st);
                 self.path.wakers.wake_half(WRITE);
-                Poll::Ready(Err(Error::Io(error)))
+                Poll::Ready(Err(Error::from(error)))
             }
         }
     }
@@ -796,7 +796,7 @@ impl<S: AsyncRead + AsyncWrite> WriteHalf<S> {
         st.queue_owed();
         self.path.wakers.register(WRITE, cx.waker());
         let both = &mut Context::from_waker(&self.path.both);
-        ready!(st.poll_write_queue(both, true)).map_err(Error::Io)?;
+        ready!(st.poll_write_queue(both, true)).map_err(Error::from)?;
         if st.sender.should_shutdown(&st.shared) {
             ready!(st.poll_shut_down(both));
             drop(st);

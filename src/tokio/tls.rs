@@ -11,7 +11,6 @@ use ::tokio::io::{AsyncRead, AsyncWrite};
 use ::tokio::net::TcpStream;
 use rustls::{ClientConfig, ServerConfig};
 use std::boxed::Box;
-use std::io;
 use std::sync::Arc;
 
 /// The stream of a `wss://` connection [`accept_tls`] accepted.
@@ -30,8 +29,7 @@ pub(super) async fn start_client(
     };
     let tls = tokio_rustls::TlsConnector::from(config)
         .connect(server_name(host)?, tcp)
-        .await
-        .map_err(tls_error)?;
+        .await?;
     Ok(MaybeTlsStream::Tls(Box::new(tls)))
 }
 
@@ -64,21 +62,8 @@ where
     within(options.handshake_timeout, async {
         let tls = tokio_rustls::TlsAcceptor::from(config)
             .accept(stream)
-            .await
-            .map_err(tls_error)?;
+            .await?;
         handshake(tls, options, decide).await
     })
     .await
-}
-
-/// tokio-rustls reports TLS failures as I/O errors wrapping rustls' error:
-/// unwrapped, they are [`Error::Tls`], as on the blocking adapter.
-fn tls_error(error: io::Error) -> Error {
-    match error
-        .get_ref()
-        .and_then(|e| e.downcast_ref::<rustls::Error>())
-    {
-        Some(tls) => Error::Tls(tls.clone()),
-        None => Error::Io(error),
-    }
 }
