@@ -7,8 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 use wsock::blocking::{
-    Acceptance, ClientBuilder, CloseFrame, Error, Message, Options, Transport, WebSocket, accept,
-    accept_with, connect,
+    Acceptance, ClientBuilder, CloseFrame, Error, Message, Options, Phase, Transport, WebSocket,
+    accept, accept_with, connect,
 };
 use wsock::handshake::HandshakeError;
 use wsock::{CloseCode, Config, Outgoing, ProtocolError, State};
@@ -215,6 +215,73 @@ fn handshake_timeout() {
     let (err, took) = handle.join().unwrap();
     assert!(err.is_some_and(|e| e.is_timeout()));
     assert!(took < Duration::from_secs(5), "{took:?}");
+}
+
+/// Writes `bytes` one at a time, `gap` apart, until the peer goes away.
+fn trickle(mut stream: TcpStream, bytes: &[u8], gap: Duration) {
+    for byte in bytes {
+        if stream.write_all(&[*byte]).is_err() {
+            return;
+        }
+        thread::sleep(gap);
+    }
+}
+
+/// Slowloris: a client trickling its request (a byte every 50 ms, each gap
+/// well within the timeout) is cut off when the handshake deadline passes:
+/// the deadline bounds the phase, not the gap between two reads.
+#[test]
+fn a_trickled_request_cannot_outlast_the_handshake_timeout() {
+    let (addr, handle) = server(|tcp| {
+        let start = Instant::now();
+        let options = Options::new().handshake_timeout(Some(Duration::from_millis(300)));
+        let result = accept_with(tcp, options, |_| Ok(Acceptance::default()));
+        (result.err(), start.elapsed())
+    });
+    let slow = TcpStream::connect(addr).unwrap();
+    let mut request = b"GET / HTTP/1.1\r\nX-Slow: ".to_vec();
+    request.resize(100, b'a'); // 5 s of trickle
+    let client = thread::spawn(move || trickle(slow, &request, Duration::from_millis(50)));
+    let (err, took) = handle.join().unwrap();
+    assert!(
+        matches!(err, Some(Error::Timeout(Phase::Handshake))),
+        "{err:?}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    client.join().unwrap();
+}
+
+/// The same for a client: a server trickling its 101 cannot hold it past
+/// the handshake deadline.
+#[test]
+fn a_trickled_response_cannot_outlast_the_handshake_timeout() {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (mut tcp, _) = listener.accept().unwrap();
+        let mut request = [0u8; 1024];
+        let _ = tcp.read(&mut request).unwrap();
+        let mut response = b"HTTP/1.1 101 Switching Protocols\r\nX-Slow: ".to_vec();
+        response.resize(100, b'a');
+        trickle(tcp, &response, Duration::from_millis(50));
+    });
+    let start = Instant::now();
+    let options = Options::new().handshake_timeout(Some(Duration::from_millis(300)));
+    let err = ClientBuilder::new(&format!("ws://{addr}/"))
+        .options(options)
+        .connect()
+        .unwrap_err();
+    assert!(matches!(err, Error::Timeout(Phase::Handshake)), "{err:?}");
+    assert!(
+        start.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        start.elapsed()
+    );
+    assert_eq!(
+        err.to_string(),
+        "timed out: the opening handshake did not complete within the handshake timeout"
+    );
+    server.join().unwrap();
 }
 
 /// Close timeout: a peer that never answers our close does not hang `close`.

@@ -1,9 +1,10 @@
 //! Opening a client connection: `connect(url)`, the builder, and the
 //! handshake over any transport (RFC 6455 §4.1).
 
+use super::deadline::Deadline;
 use super::rng::MaskRng;
 use super::transport::{MaybeTlsStream, Transport};
-use super::{Error, Options, WebSocket, read_more, write_all};
+use super::{Error, Options, Phase, WebSocket, read_more, write_all};
 use crate::config::Role;
 use crate::handshake::client::{ClientHandshake, ClientRequest};
 use crate::handshake::{EMPTY_HEADER, HandshakeError, Url};
@@ -136,12 +137,13 @@ pub fn client<S: Transport>(
     let mut rng = MaskRng::from_os()?;
     let handshake =
         ClientHandshake::new(*request, &mut rng).max_header_bytes(options.max_header_bytes);
-    stream.set_timeout(options.handshake_timeout)?;
-
-    write_all(&mut stream, &encode_request(&handshake)?)?;
+    let deadline = Deadline::after(options.handshake_timeout, Phase::Handshake);
+    deadline.arm(&mut stream)?;
+    write_all(&mut stream, &encode_request(&handshake)?).map_err(|e| deadline.name(e))?;
     let mut buf = Vec::new();
     let (len, subprotocol) = loop {
-        read_more(&mut stream, &mut buf)?;
+        deadline.arm(&mut stream)?;
+        read_more(&mut stream, &mut buf).map_err(|e| deadline.name(e))?;
         if let Some(done) = check_response(&handshake, &buf, &options)? {
             break done;
         }

@@ -31,12 +31,48 @@ pub enum Error {
     /// TLS failed.
     #[cfg(feature = "tls")]
     Tls(rustls::Error),
+    /// A phase did not end within its deadline (however slowly the peer's
+    /// bytes trickled in meanwhile).
+    Timeout(Phase),
+}
+
+/// The phases of a connection that have a deadline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Phase {
+    /// The opening handshake (TCP connect, TLS and the HTTP upgrade):
+    /// [`Options::handshake_timeout`](super::Options::handshake_timeout).
+    Handshake,
+    /// The closing handshake, from our close frame to the peer's:
+    /// [`Options::close_timeout`](super::Options::close_timeout).
+    Close,
+}
+
+impl core::fmt::Display for Phase {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Phase::Handshake => {
+                "the opening handshake did not complete within the handshake timeout"
+            }
+            Phase::Close => {
+                "the peer did not complete the closing handshake within the close timeout"
+            }
+        })
+    }
 }
 
 impl Error {
-    /// True for a read or write that timed out.
+    /// True for a phase's deadline ([`Error::Timeout`]) or a read or write
+    /// that timed out.
     pub fn is_timeout(&self) -> bool {
-        matches!(self, Error::Io(e) if matches!(e.kind(), io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut))
+        match self {
+            Error::Timeout(_) => true,
+            Error::Io(e) => matches!(
+                e.kind(),
+                io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+            ),
+            _ => false,
+        }
     }
 }
 
@@ -53,6 +89,7 @@ impl core::fmt::Display for Error {
             Error::TlsNotEnabled => f.write_str("wss:// needs wsock's `tls` feature"),
             #[cfg(feature = "tls")]
             Error::Tls(e) => write!(f, "TLS error: {e}"),
+            Error::Timeout(phase) => write!(f, "timed out: {phase}"),
         }
     }
 }

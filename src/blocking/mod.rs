@@ -49,6 +49,7 @@
 //! both directions).
 
 mod client;
+mod deadline;
 mod error;
 mod message;
 mod rng;
@@ -61,7 +62,7 @@ mod transport;
 pub use client::{ClientBuilder, client, connect};
 #[cfg(feature = "tokio")]
 pub(crate) use client::{check_response, encode_request};
-pub use error::Error;
+pub use error::{Error, Phase};
 pub use message::{CloseFrame, Message};
 #[cfg(feature = "tokio")]
 pub(crate) use server::ServerHandshake;

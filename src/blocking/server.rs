@@ -1,8 +1,9 @@
 //! Accepting a connection: the server handshake over any transport
 //! (RFC 6455 §4.2), with the application deciding.
 
+use super::deadline::Deadline;
 use super::transport::Transport;
-use super::{Error, Options, WebSocket, read_more, write_all};
+use super::{Error, Options, Phase, WebSocket, read_more, write_all};
 use crate::config::Role;
 use crate::handshake::EMPTY_HEADER;
 use crate::handshake::server::{Accept, Request, write_rejection};
@@ -77,16 +78,18 @@ where
     S: Transport,
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
 {
-    stream.set_timeout(options.handshake_timeout)?;
+    let deadline = Deadline::after(options.handshake_timeout, Phase::Handshake);
     let mut handshake = ServerHandshake::new(options, decide);
     loop {
-        read_more(&mut stream, &mut handshake.buf)?;
+        deadline.arm(&mut stream)?;
+        read_more(&mut stream, &mut handshake.buf).map_err(|e| deadline.name(e))?;
         let Some(answer) = handshake.step() else {
             continue;
         };
         match answer.outcome {
             Ok(accepted) => {
-                write_all(&mut stream, &answer.response)?;
+                deadline.arm(&mut stream)?;
+                write_all(&mut stream, &answer.response).map_err(|e| deadline.name(e))?;
                 stream.set_timeout(None)?;
                 let leftover = &handshake.buf[accepted.request_len..];
                 let mut ws = WebSocket::from_upgraded(stream, Role::Server, options, leftover)?;

@@ -4,7 +4,9 @@
 //! token that one half holds at a time, outside the lock.
 
 use super::rng::MaskRng;
-use super::{Error, KEEP_WRITE_CAPACITY, Message, MessageAssembler, Step, Transport, WebSocket};
+use super::{
+    Error, KEEP_WRITE_CAPACITY, Message, MessageAssembler, Phase, Step, Transport, WebSocket,
+};
 use super::{ended, message_step, whole_message};
 use crate::close::CloseCode;
 use crate::connection::{Connection, Receiver, Sender, Shared, State};
@@ -618,10 +620,7 @@ impl<S: Transport> WriteHalf<S> {
                 None => st = self.path.wait(st),
                 Some(left) if left.is_zero() => {
                     drop(shut_down(&self.path, &mut self.stream, st));
-                    return Err(Error::Io(io::Error::new(
-                        io::ErrorKind::TimedOut,
-                        "the peer did not complete the closing handshake in time",
-                    )));
+                    return Err(Error::Timeout(Phase::Close));
                 }
                 Some(left) => {
                     st = self

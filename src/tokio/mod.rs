@@ -79,7 +79,9 @@ mod tls;
 #[cfg(feature = "http")]
 pub mod upgrade;
 
-pub use crate::blocking::{Acceptance, CloseFrame, Error, Keepalive, Message, Options, Rejection};
+pub use crate::blocking::{
+    Acceptance, CloseFrame, Error, Keepalive, Message, Options, Phase, Rejection,
+};
 pub use client::{ClientBuilder, client, connect};
 pub use server::{accept, accept_with};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
@@ -843,10 +845,7 @@ fn within_deadline(
     };
     let sleep = deadline.get_or_insert_with(|| Box::pin(::tokio::time::sleep(timeout)));
     ready!(sleep.as_mut().poll(cx));
-    Poll::Ready(Error::Io(io::Error::new(
-        io::ErrorKind::TimedOut,
-        "the peer did not complete the closing handshake in time",
-    )))
+    Poll::Ready(Error::Timeout(Phase::Close))
 }
 
 /// Runs a handshake `phase`, failing with a timeout when it takes longer
@@ -859,10 +858,7 @@ async fn within<T>(
         None => phase.await,
         Some(limit) => match ::tokio::time::timeout(limit, phase).await {
             Ok(result) => result,
-            Err(_) => Err(Error::Io(io::Error::new(
-                io::ErrorKind::TimedOut,
-                "the opening handshake did not complete in time",
-            ))),
+            Err(_) => Err(Error::Timeout(Phase::Handshake)),
         },
     }
 }
