@@ -284,6 +284,39 @@ fn a_trickled_response_cannot_outlast_the_handshake_timeout() {
     server.join().unwrap();
 }
 
+/// The close timeout bounds the close, not the gap between two frames: a
+/// peer that keeps pinging and sending data (every 100 ms, for 5 s) but
+/// never answers our close is cut off when the deadline passes.
+#[test]
+fn a_chatty_peer_cannot_stretch_the_close() {
+    let (addr, handle) = server(|tcp| {
+        let options = Options::new().close_timeout(Some(Duration::from_millis(500)));
+        let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+        let start = Instant::now();
+        let closed = ws.close(CloseCode::NORMAL, "");
+        (closed, start.elapsed())
+    });
+    let ws = connect(&format!("ws://{addr}/")).unwrap();
+    let mut tcp = ws.into_inner();
+    let chatter = thread::spawn(move || {
+        // A masked empty ping and a masked one-byte binary frame.
+        let frames = [0x89, 0x80, 1, 2, 3, 4, 0x82, 0x81, 0, 0, 0, 0, b'x'];
+        for _ in 0..50 {
+            if tcp.write_all(&frames).is_err() {
+                return;
+            }
+            thread::sleep(Duration::from_millis(100));
+        }
+    });
+    let (closed, took) = handle.join().unwrap();
+    assert!(
+        matches!(closed, Err(Error::Timeout(Phase::Close))),
+        "{closed:?}"
+    );
+    assert!(took < Duration::from_secs(2), "{took:?}");
+    chatter.join().unwrap();
+}
+
 /// Close timeout: a peer that never answers our close does not hang `close`.
 #[test]
 fn close_timeout() {

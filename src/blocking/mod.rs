@@ -62,6 +62,7 @@ mod transport;
 pub use client::{ClientBuilder, client, connect};
 #[cfg(feature = "tokio")]
 pub(crate) use client::{check_response, encode_request};
+use deadline::Deadline;
 pub use error::{Error, Phase};
 pub use message::{CloseFrame, Message};
 #[cfg(feature = "tokio")]
@@ -228,6 +229,8 @@ pub struct WebSocket<S> {
     driver: Driver<MaskRng, Vec<u8>, Vec<u8>>,
     assembler: MessageAssembler<Vec<u8>>,
     close_timeout: Option<Duration>,
+    /// Set when [`close`](WebSocket::close) starts the closing handshake.
+    close_deadline: Option<Deadline>,
     subprotocol: Option<String>,
 }
 
@@ -253,6 +256,7 @@ impl<S: Transport> WebSocket<S> {
             driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
             assembler: MessageAssembler::new(Vec::new()),
             close_timeout: options.close_timeout,
+            close_deadline: None,
             subprotocol: None,
         })
     }
@@ -263,17 +267,22 @@ impl<S: Transport> WebSocket<S> {
     /// [`Error::ConnectionClosed`].
     pub fn read(&mut self) -> Result<Message, Error> {
         let assembler = &mut self.assembler;
-        let step = run(&mut self.stream, &mut self.driver, |_, driver| {
-            loop {
-                let next = driver.poll_event(|event, _| message_step(assembler, event));
-                match next {
-                    Next::Ready(Ok(Step::Continue)) => continue,
-                    // The message is too big: the loop writes the close for it.
-                    Next::Ready(Ok(Step::Fail(e))) => driver.connection_mut().fail(e),
-                    other => return other.map_ready(|r| r.map_err(ended)),
+        let step = run(
+            &mut self.stream,
+            &mut self.driver,
+            self.close_deadline,
+            |_, driver| {
+                loop {
+                    let next = driver.poll_event(|event, _| message_step(assembler, event));
+                    match next {
+                        Next::Ready(Ok(Step::Continue)) => continue,
+                        // The message is too big: the loop writes the close for it.
+                        Next::Ready(Ok(Step::Fail(e))) => driver.connection_mut().fail(e),
+                        other => return other.map_ready(|r| r.map_err(ended)),
+                    }
                 }
-            }
-        })?;
+            },
+        )?;
         match step {
             Step::Whole(kind) => whole_message(&mut self.assembler, kind),
             Step::Control(message) => {
@@ -305,11 +314,16 @@ impl<S: Transport> WebSocket<S> {
     /// # Ok::<(), wsock::blocking::Error>(())
     /// ```
     pub fn read_event_with<T>(&mut self, mut f: impl FnMut(Event<'_>) -> T) -> Result<T, Error> {
-        run(&mut self.stream, &mut self.driver, |_, driver| {
-            driver
-                .poll_event(|event, _| f(event))
-                .map_ready(|r| r.map_err(ended))
-        })
+        run(
+            &mut self.stream,
+            &mut self.driver,
+            self.close_deadline,
+            |_, driver| {
+                driver
+                    .poll_event(|event, _| f(event))
+                    .map_ready(|r| r.map_err(ended))
+            },
+        )
     }
 
     /// Reads the next event and hands it to `f` with a [`Writer`], so that
@@ -340,11 +354,16 @@ impl<S: Transport> WebSocket<S> {
         &mut self,
         mut f: impl FnMut(Event<'_>, Writer<'_, S>) -> T,
     ) -> Result<T, Error> {
-        run(&mut self.stream, &mut self.driver, |stream, driver| {
-            driver
-                .poll_event(|event, reply| f(event, Writer { stream, reply }))
-                .map_ready(|r| r.map_err(ended))
-        })
+        run(
+            &mut self.stream,
+            &mut self.driver,
+            self.close_deadline,
+            |stream, driver| {
+                driver
+                    .poll_event(|event, reply| f(event, Writer { stream, reply }))
+                    .map_ready(|r| r.map_err(ended))
+            },
+        )
     }
 
     /// True when bytes already read from the transport wait to be decoded.
@@ -411,9 +430,12 @@ impl<S: Transport> WebSocket<S> {
     /// Writes everything queued. Interrupted writes are retried; after any
     /// other error (e.g. a timeout) nothing is lost: call `flush` again.
     pub fn flush(&mut self) -> Result<(), Error> {
-        run(&mut self.stream, &mut self.driver, |_, driver| {
-            driver.poll_flush().map_ready(Ok)
-        })?;
+        run(
+            &mut self.stream,
+            &mut self.driver,
+            self.close_deadline,
+            |_, driver| driver.poll_flush().map_ready(Ok),
+        )?;
         let buffer = self.driver.output_buffer_mut();
         if buffer.len() > KEEP_WRITE_CAPACITY {
             buffer.truncate(KEEP_WRITE_CAPACITY);
@@ -458,7 +480,12 @@ impl<S: Transport> WebSocket<S> {
     /// at once as a server, after the server ends it as a client. Bounded by
     /// [`Options::close_timeout`] on transports with timeouts.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let _ = self.stream.set_timeout(self.close_timeout);
+        // The deadline bounds the whole close: the peer's pings and data
+        // frames meanwhile do not stretch it.
+        let deadline = *self
+            .close_deadline
+            .get_or_insert_with(|| Deadline::after(self.close_timeout, Phase::Close));
+        deadline.arm(&mut self.stream)?;
         if self.state() == State::Open {
             self.write(Outgoing::Close(Some((code, reason))))?;
         }
@@ -701,20 +728,39 @@ pub(crate) fn new_driver(
 /// Runs one driver operation to its end over `stream`: the adapter's only
 /// I/O loop. Interrupted calls are retried; other I/O errors are returned
 /// (the protocol error instead, if one was failing the connection).
+///
+/// Within a phase that has a `deadline` (the close), each read and write
+/// waits only for the time left of it.
 fn run<S: Transport, U>(
     stream: &mut S,
     driver: &mut StdDriver,
+    deadline: Option<Deadline>,
     mut op: impl FnMut(&mut S, &mut StdDriver) -> Next<Result<U, Error>>,
 ) -> Result<U, Error> {
+    let io_error = |stream: &mut S, driver: &mut StdDriver, e| {
+        let error = io_error(stream, driver, e);
+        match deadline {
+            Some(deadline) => deadline.name(error),
+            None => error,
+        }
+    };
     loop {
         match op(stream, driver) {
             Next::Ready(result) => return result,
-            Next::Read => match stream.read(driver.input_space()) {
-                Ok(n) => driver.input_filled(n),
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(io_error(stream, driver, e)),
-            },
+            Next::Read => {
+                if let Some(deadline) = deadline {
+                    deadline.arm(stream)?;
+                }
+                match stream.read(driver.input_space()) {
+                    Ok(n) => driver.input_filled(n),
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    Err(e) => return Err(io_error(stream, driver, e)),
+                }
+            }
             Next::Write => {
+                if let Some(deadline) = deadline {
+                    deadline.arm(stream)?;
+                }
                 while driver.has_pending_output() {
                     match stream.write(driver.pending_output()) {
                         Ok(0) => {

@@ -539,6 +539,7 @@ impl<S: Transport> ReadHalf<S> {
             driver,
             assembler: self.assembler,
             close_timeout: reading.close_timeout,
+            close_deadline: None,
             subprotocol: self.subprotocol,
         })
     }
