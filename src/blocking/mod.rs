@@ -271,17 +271,7 @@ impl<S: Transport> WebSocket<S> {
             &mut self.stream,
             &mut self.driver,
             self.close_deadline,
-            |_, driver| {
-                loop {
-                    let next = driver.poll_event(|event, _| message_step(assembler, event));
-                    match next {
-                        Next::Ready(Ok(Step::Continue)) => continue,
-                        // The message is too big: the loop writes the close for it.
-                        Next::Ready(Ok(Step::Fail(e))) => driver.connection_mut().fail(e),
-                        other => return other.map_ready(|r| r.map_err(ended)),
-                    }
-                }
-            },
+            |_, driver| next_message(driver, assembler),
         )?;
         match step {
             Step::Whole(kind) => whole_message(&mut self.assembler, kind),
@@ -678,6 +668,23 @@ pub(crate) fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Eve
             code: f.code,
             reason: f.reason.as_str().into(),
         }))),
+    }
+}
+
+/// The driver's events folded into whole messages, for both adapters'
+/// whole-connection reads: `Ready` with a message or a control frame, or
+/// what I/O the driver needs first. A message over the limit fails the
+/// connection (the caller's loop writes its close).
+pub(crate) fn next_message(
+    driver: &mut StdDriver,
+    assembler: &mut MessageAssembler<Vec<u8>>,
+) -> Next<Result<Step, Error>> {
+    loop {
+        match driver.poll_event(|event, _| message_step(assembler, event)) {
+            Next::Ready(Ok(Step::Continue)) => continue,
+            Next::Ready(Ok(Step::Fail(e))) => driver.connection_mut().fail(e),
+            other => return other.map_ready(|r| r.map_err(ended)),
+        }
     }
 }
 

@@ -90,7 +90,7 @@ pub use stream::MaybeTlsStream;
 pub use tls::{TlsStream, accept_tls};
 
 use crate::blocking::{
-    KEEP_WRITE_CAPACITY, MaskRng, StdDriver, Step, ended, message_step, new_driver, whole_message,
+    KEEP_WRITE_CAPACITY, MaskRng, StdDriver, Step, ended, new_driver, next_message, whole_message,
 };
 use crate::close::CloseCode;
 use crate::config::Role;
@@ -425,17 +425,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 Poll::Ready(Ok(Payload::NotNow | Payload::Ended)) => {}
             }
             let assembler = &mut self.assembler;
-            let step = self.io.poll_run(cx, |driver| {
-                loop {
-                    let next = driver.poll_event(|event, _| message_step(assembler, event));
-                    match next {
-                        Next::Ready(Ok(Step::Continue)) => continue,
-                        // The message is too big: the loop writes the close for it.
-                        Next::Ready(Ok(Step::Fail(e))) => driver.connection_mut().fail(e),
-                        other => return other.map_ready(|r| r.map_err(ended)),
-                    }
-                }
-            });
+            let step = self
+                .io
+                .poll_run(cx, |driver| next_message(driver, assembler));
             match step {
                 Poll::Pending => return self.poll_pending(cx),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
