@@ -728,3 +728,26 @@ fn tls_untrusted_certificate_fails() {
     let server_err = handle.join().unwrap();
     assert!(matches!(server_err, Some(Error::Tls(_))), "{server_err:?}");
 }
+
+/// Errors name what failed: the URL as given, the address that refused.
+#[test]
+fn connect_errors_name_the_url_and_the_address() {
+    let err = connect("http://127.0.0.1/").unwrap_err();
+    assert!(matches!(err, Error::Url { .. }), "{err:?}");
+    assert!(err.to_string().contains("\"http://127.0.0.1/\""), "{err}");
+    // A port nobody listens on (just freed).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = connect(&format!("ws://127.0.0.1:{port}/")).unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == io::ErrorKind::ConnectionRefused),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}

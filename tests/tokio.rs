@@ -525,3 +525,29 @@ async fn the_linger_after_a_failure_is_bounded_in_time_and_bytes() {
         }
     }
 }
+
+/// Errors name what failed: the URL as given, the address that refused.
+#[tokio::test]
+async fn connect_errors_name_the_url_and_the_address() {
+    let err = connect("http://127.0.0.1/").await.unwrap_err();
+    assert!(matches!(err, Error::Url { .. }), "{err:?}");
+    assert!(err.to_string().contains("\"http://127.0.0.1/\""), "{err}");
+    // A port nobody listens on (just freed).
+    let port = TcpListener::bind("127.0.0.1:0")
+        .await
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let err = connect(&format!("ws://127.0.0.1:{port}/"))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(&err, Error::Io(e) if e.kind() == std::io::ErrorKind::ConnectionRefused),
+        "{err:?}"
+    );
+    assert!(
+        err.to_string().contains(&format!("127.0.0.1:{port}")),
+        "{err}"
+    );
+}

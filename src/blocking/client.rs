@@ -64,7 +64,7 @@ impl<'a> ClientBuilder<'a> {
 
     /// Connects (TCP, then TLS for `wss://`) and runs the opening handshake.
     pub fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
-        let url = Url::parse(self.url)?;
+        let url = Url::parse(self.url).map_err(|e| Error::url(self.url, e))?;
         let tcp = connect_tcp(url.host, url.port, self.options.handshake_timeout)?;
         // WebSocket messages are latency-sensitive; the adapter batches itself.
         tcp.set_nodelay(true)?;
@@ -187,7 +187,10 @@ pub(crate) fn check_response(
 /// Connects to the first address of `host:port` that answers.
 fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpStream, Error> {
     let mut last = None;
-    for addr in (host, port).to_socket_addrs()? {
+    let addrs = (host, port)
+        .to_socket_addrs()
+        .map_err(|e| Error::connect(host, port, e))?;
+    for addr in addrs {
         let attempt = match timeout {
             Some(t) => TcpStream::connect_timeout(&addr, t),
             None => TcpStream::connect(addr),
@@ -197,10 +200,11 @@ fn connect_tcp(host: &str, port: u16, timeout: Option<Duration>) -> Result<TcpSt
             Err(e) => last = Some(e),
         }
     }
-    Err(Error::Io(last.unwrap_or_else(|| {
+    let error = last.unwrap_or_else(|| {
         io::Error::new(
             io::ErrorKind::NotFound,
             "the host name resolved to no address",
         )
-    })))
+    });
+    Err(Error::connect(host, port, error))
 }

@@ -3,6 +3,7 @@
 use crate::error::{ProtocolError, SendError};
 use crate::handshake::{HandshakeError, UrlError};
 use std::io;
+use std::string::String;
 
 /// Everything that can go wrong on a std WebSocket (blocking or tokio).
 #[derive(Debug)]
@@ -11,7 +12,12 @@ pub enum Error {
     /// The transport failed (includes timeouts: `WouldBlock` / `TimedOut`).
     Io(io::Error),
     /// The URL is not a valid `ws://` or `wss://` URL.
-    Url(UrlError),
+    Url {
+        /// The URL as given.
+        url: String,
+        /// What is wrong with it.
+        error: UrlError,
+    },
     /// The opening handshake failed (a non-101 answer carries its status).
     Handshake(HandshakeError),
     /// The peer broke the protocol; the close frame with
@@ -62,6 +68,23 @@ impl core::fmt::Display for Phase {
 }
 
 impl Error {
+    /// The error for an invalid `url`.
+    pub(crate) fn url(url: &str, error: UrlError) -> Self {
+        Error::Url {
+            url: url.into(),
+            error,
+        }
+    }
+
+    /// A failed connection to `host:port`, which the message names.
+    pub(crate) fn connect(host: &str, port: u16, error: io::Error) -> Self {
+        let kind = error.kind();
+        Error::Io(io::Error::new(
+            kind,
+            std::format!("cannot connect to {host}:{port}: {error}"),
+        ))
+    }
+
     /// True for a phase's deadline ([`Error::Timeout`]) or a read or write
     /// that timed out.
     pub fn is_timeout(&self) -> bool {
@@ -80,7 +103,7 @@ impl core::fmt::Display for Error {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
         match self {
             Error::Io(e) => write!(f, "I/O error: {e}"),
-            Error::Url(e) => write!(f, "invalid URL: {e}"),
+            Error::Url { url, error } => write!(f, "invalid URL {url:?}: {error}"),
             Error::Handshake(e) => write!(f, "handshake failed: {e}"),
             Error::Protocol(e) => write!(f, "protocol error (close code {}): {e}", e.close_code()),
             Error::Send(e) => write!(f, "cannot send: {e}"),
@@ -98,7 +121,7 @@ impl std::error::Error for Error {
     fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
         match self {
             Error::Io(e) => Some(e),
-            Error::Url(e) => Some(e),
+            Error::Url { error, .. } => Some(error),
             Error::Handshake(e) => Some(e),
             Error::Protocol(e) => Some(e),
             Error::Send(e) => Some(e),
@@ -118,11 +141,6 @@ impl From<io::Error> for Error {
             return Error::Tls(tls.clone());
         }
         Error::Io(e)
-    }
-}
-impl From<UrlError> for Error {
-    fn from(e: UrlError) -> Self {
-        Error::Url(e)
     }
 }
 impl From<HandshakeError> for Error {

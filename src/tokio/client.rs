@@ -78,13 +78,15 @@ impl<'a> ClientBuilder<'a> {
     /// `wss://` URL fails with [`Error::TlsNotEnabled`].
     pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
         let builder = self.0;
-        let url = Url::parse(builder.url)?;
+        let url = Url::parse(builder.url).map_err(|e| Error::url(builder.url, e))?;
         if url.secure && cfg!(not(feature = "tls")) {
             return Err(Error::TlsNotEnabled);
         }
         let options = builder.options;
         within(options.handshake_timeout, async {
-            let tcp = TcpStream::connect((url.host, url.port)).await?;
+            let tcp = TcpStream::connect((url.host, url.port))
+                .await
+                .map_err(|e| Error::connect(url.host, url.port, e))?;
             // WebSocket messages are latency-sensitive; the adapter batches itself.
             tcp.set_nodelay(true)?;
             let stream = match url.secure {
