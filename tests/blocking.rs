@@ -217,10 +217,11 @@ fn handshake_timeout() {
     assert!(took < Duration::from_secs(5), "{took:?}");
 }
 
-/// Writes `bytes` one at a time, `gap` apart, until the peer goes away.
-fn trickle(mut stream: TcpStream, bytes: &[u8], gap: Duration) {
-    for byte in bytes {
-        if stream.write_all(&[*byte]).is_err() {
+/// Writes `bytes` in pieces of `piece` bytes, `gap` apart, until the peer
+/// goes away.
+fn trickle(mut stream: TcpStream, bytes: &[u8], piece: usize, gap: Duration) {
+    for chunk in bytes.chunks(piece) {
+        if stream.write_all(chunk).is_err() {
             return;
         }
         thread::sleep(gap);
@@ -241,7 +242,7 @@ fn a_trickled_request_cannot_outlast_the_handshake_timeout() {
     let slow = TcpStream::connect(addr).unwrap();
     let mut request = b"GET / HTTP/1.1\r\nX-Slow: ".to_vec();
     request.resize(100, b'a'); // 5 s of trickle
-    let client = thread::spawn(move || trickle(slow, &request, Duration::from_millis(50)));
+    let client = thread::spawn(move || trickle(slow, &request, 1, Duration::from_millis(50)));
     let (err, took) = handle.join().unwrap();
     assert!(
         matches!(err, Some(Error::Timeout(Phase::Handshake))),
@@ -263,7 +264,7 @@ fn a_trickled_response_cannot_outlast_the_handshake_timeout() {
         let _ = tcp.read(&mut request).unwrap();
         let mut response = b"HTTP/1.1 101 Switching Protocols\r\nX-Slow: ".to_vec();
         response.resize(100, b'a');
-        trickle(tcp, &response, Duration::from_millis(50));
+        trickle(tcp, &response, 1, Duration::from_millis(50));
     });
     let start = Instant::now();
     let options = Options::new().handshake_timeout(Some(Duration::from_millis(300)));
@@ -297,17 +298,10 @@ fn a_chatty_peer_cannot_stretch_the_close() {
         (closed, start.elapsed())
     });
     let ws = connect(&format!("ws://{addr}/")).unwrap();
-    let mut tcp = ws.into_inner();
-    let chatter = thread::spawn(move || {
-        // A masked empty ping and a masked one-byte binary frame.
-        let frames = [0x89, 0x80, 1, 2, 3, 4, 0x82, 0x81, 0, 0, 0, 0, b'x'];
-        for _ in 0..50 {
-            if tcp.write_all(&frames).is_err() {
-                return;
-            }
-            thread::sleep(Duration::from_millis(100));
-        }
-    });
+    let tcp = ws.get_ref().tcp().try_clone().unwrap();
+    // A masked empty ping and a masked one-byte binary frame, 50 times.
+    let frames = [0x89, 0x80, 1, 2, 3, 4, 0x82, 0x81, 0, 0, 0, 0, b'x'].repeat(50);
+    let chatter = thread::spawn(move || trickle(tcp, &frames, 13, Duration::from_millis(100)));
     let (closed, took) = handle.join().unwrap();
     assert!(
         matches!(closed, Err(Error::Timeout(Phase::Close))),
