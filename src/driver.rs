@@ -399,7 +399,6 @@ where
     }
 
     /// The bytes still to be drained when lingering.
-    #[cfg(feature = "tokio")]
     pub(crate) fn linger_left(&self) -> usize {
         self.linger
     }

@@ -18,7 +18,10 @@ use wsock::{CloseCode, Config, Outgoing, ProtocolError, State};
 mod certificates;
 #[path = "support/loopback.rs"]
 mod loopback;
+#[path = "support/raw_client.rs"]
+mod raw_client;
 use loopback::server;
+use raw_client::{UPGRADE_REQUEST, check_linger, endless_frame_header, send_too_much_and_read};
 
 /// Echoes until the connection ends; returns the close frame received.
 fn echo(ws: &mut WebSocket<TcpStream>) -> Result<Option<CloseFrame>, Error> {
@@ -364,6 +367,96 @@ fn oversized_message_closes_with_1009() {
             max: 1000
         }))
     ));
+}
+
+/// A server (whole or `split`) that allows 64 KiB messages and reads once:
+/// what the read returned and how long it took.
+fn read_once_server(
+    split: bool,
+    close_timeout: Duration,
+) -> (
+    std::net::SocketAddr,
+    thread::JoinHandle<(Result<Message, Error>, Duration)>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let server = thread::spawn(move || {
+        let (tcp, _) = listener.accept().unwrap();
+        let options = Options::new()
+            .protocol(Config::new().max_message_size(64 * 1024))
+            .close_timeout(Some(close_timeout));
+        let ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+        let started = Instant::now();
+        let read = if split {
+            ws.split().unwrap().0.read()
+        } else {
+            let mut ws = ws;
+            ws.read()
+        };
+        (read, started.elapsed())
+    });
+    (addr, server)
+}
+
+/// The server fails the connection at a too-big frame's header, then reads
+/// and drops the rest until the client ends the transport: closing the
+/// socket on unread data would reset the connection, and the reset destroys
+/// the close frame before the client reads it (a browser shows 1006).
+#[test]
+fn a_client_still_sending_a_too_big_message_reads_the_1009() {
+    for split in [false, true] {
+        let (addr, server) = read_once_server(split, Duration::from_secs(10));
+        let (sent, frame) = send_too_much_and_read(addr, 900 * 1024).expect("a frame is read");
+        sent.expect("no reset while the client sends");
+        assert_eq!(
+            frame[..4],
+            [0x88, frame.len() as u8 - 2, 0x03, 0xF1],
+            "close 1009"
+        );
+        let (read, took) = server.join().unwrap();
+        assert!(
+            matches!(read, Err(Error::Protocol(e)) if e.close_code() == CloseCode::MESSAGE_TOO_BIG),
+            "split {split}: {read:?}"
+        );
+        assert!(
+            took < Duration::from_secs(5),
+            "the linger ends when the client closes: {took:?}"
+        );
+    }
+}
+
+/// A peer that goes silent after its too-big frame's first 100 KB holds the
+/// server for the close timeout; one that sends on and on, for the
+/// linger's 1 MiB. Either way the server reports the failure.
+#[test]
+fn the_linger_after_a_failure_is_bounded_in_time_and_bytes() {
+    for split in [false, true] {
+        for (silent, timeout) in [(true, 1), (false, 60)] {
+            let (addr, server) = read_once_server(split, Duration::from_secs(timeout));
+            let mut tcp = TcpStream::connect(addr).unwrap();
+            tcp.write_all(UPGRADE_REQUEST).unwrap();
+            tcp.write_all(&endless_frame_header()).unwrap();
+            let limit = if silent { 100_000 } else { usize::MAX };
+            let mut writer = tcp.try_clone().unwrap();
+            let sending = thread::spawn(move || {
+                let mut written = 0;
+                while written < limit {
+                    match writer.write(&[0; 16384]) {
+                        Ok(n) => written += n,
+                        Err(_) => break,
+                    }
+                }
+                written
+            });
+            let (read, took) = server.join().unwrap();
+            assert!(
+                matches!(read, Err(Error::Protocol(e)) if e.close_code() == CloseCode::MESSAGE_TOO_BIG),
+                "split {split}, silent {silent}: {read:?}"
+            );
+            drop(tcp);
+            check_linger(silent, took, sending.join().unwrap());
+        }
+    }
 }
 
 /// An in-memory transport that misbehaves the way real ones may: short

@@ -62,7 +62,7 @@ mod transport;
 pub use client::{ClientBuilder, client, connect};
 #[cfg(feature = "tokio")]
 pub(crate) use client::{check_response, encode_request};
-use deadline::Deadline;
+use deadline::CloseClock;
 pub use error::{Error, Phase};
 pub use message::{CloseFrame, Message};
 #[cfg(feature = "tokio")]
@@ -228,9 +228,9 @@ pub struct WebSocket<S> {
     /// queue (a `Vec` that grows to the largest queued frame).
     driver: Driver<MaskRng, Vec<u8>, Vec<u8>>,
     assembler: MessageAssembler<Vec<u8>>,
-    close_timeout: Option<Duration>,
-    /// Set when [`close`](WebSocket::close) starts the closing handshake.
-    close_deadline: Option<Deadline>,
+    /// The closing handshake's deadline, started when the connection
+    /// stops being open.
+    close: CloseClock,
     subprotocol: Option<String>,
 }
 
@@ -255,8 +255,7 @@ impl<S: Transport> WebSocket<S> {
             stream,
             driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
             assembler: MessageAssembler::new(Vec::new()),
-            close_timeout: options.close_timeout,
-            close_deadline: None,
+            close: CloseClock::new(options.close_timeout),
             subprotocol: None,
         })
     }
@@ -270,7 +269,7 @@ impl<S: Transport> WebSocket<S> {
         let step = run(
             &mut self.stream,
             &mut self.driver,
-            self.close_deadline,
+            &mut self.close,
             |_, driver| next_message(driver, assembler),
         )?;
         match step {
@@ -307,7 +306,7 @@ impl<S: Transport> WebSocket<S> {
         run(
             &mut self.stream,
             &mut self.driver,
-            self.close_deadline,
+            &mut self.close,
             |_, driver| {
                 driver
                     .poll_event(|event, _| f(event))
@@ -347,7 +346,7 @@ impl<S: Transport> WebSocket<S> {
         run(
             &mut self.stream,
             &mut self.driver,
-            self.close_deadline,
+            &mut self.close,
             |stream, driver| {
                 driver
                     .poll_event(|event, reply| f(event, Writer { stream, reply }))
@@ -423,7 +422,7 @@ impl<S: Transport> WebSocket<S> {
         run(
             &mut self.stream,
             &mut self.driver,
-            self.close_deadline,
+            &mut self.close,
             |_, driver| driver.poll_flush().map_ready(Ok),
         )?;
         let buffer = self.driver.output_buffer_mut();
@@ -472,9 +471,7 @@ impl<S: Transport> WebSocket<S> {
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
         // The deadline bounds the whole close: the peer's pings and data
         // frames meanwhile do not stretch it.
-        let deadline = *self
-            .close_deadline
-            .get_or_insert_with(|| Deadline::after(self.close_timeout, Phase::Close));
+        let deadline = self.close.start();
         deadline.arm(&mut self.stream)?;
         if self.state() == State::Open {
             self.write(Outgoing::Close(Some((code, reason))))?;
@@ -710,7 +707,8 @@ pub(crate) type StdDriver = Driver<MaskRng, Vec<u8>, Vec<u8>>;
 
 /// The driver of a new std WebSocket (blocking or tokio): a client's
 /// CSPRNG, a read buffer of `input_len` bytes (or more: it holds
-/// `leftover` from the handshake) and an empty write queue.
+/// `leftover` from the handshake), an empty write queue, and a linger of
+/// [`LINGER_BYTES`] after a failure.
 pub(crate) fn new_driver(
     role: Role,
     options: &Options,
@@ -724,49 +722,67 @@ pub(crate) fn new_driver(
     let mut input = vec![0u8; input_len.max(leftover.len())];
     input[..leftover.len()].copy_from_slice(leftover);
     let conn = Connection::new(role, options.protocol, rng);
-    Ok(Driver::with_buffered_input(
-        conn,
-        input,
-        0..leftover.len(),
-        Vec::new(),
-    ))
+    let mut driver = Driver::with_buffered_input(conn, input, 0..leftover.len(), Vec::new());
+    driver.linger(LINGER_BYTES);
+    Ok(driver)
 }
+
+/// How much a connection reads and drops after failing, so that the peer
+/// reads our close frame instead of a reset ([`Driver::linger`]; bounded in
+/// time by the close timeout).
+pub(crate) const LINGER_BYTES: usize = 1 << 20;
 
 /// Runs one driver operation to its end over `stream`: the adapter's only
 /// I/O loop. Interrupted calls are retried; other I/O errors are returned
 /// (the protocol error instead, if one was failing the connection).
 ///
-/// Within a phase that has a `deadline` (the close), each read and write
-/// waits only for the time left of it.
+/// Once the connection is no longer open (a close sent or received, or a
+/// failure), each read and write waits only for what is left of the
+/// closing handshake's deadline (`close`). After a failure the input is
+/// drained ([`Driver::linger`]) until the peer ends the transport, for at
+/// most [`LINGER_BYTES`] and the deadline: a peer still sending then reads
+/// our close frame instead of a reset.
 fn run<S: Transport, U>(
     stream: &mut S,
     driver: &mut StdDriver,
-    deadline: Option<Deadline>,
+    close: &mut CloseClock,
     mut op: impl FnMut(&mut S, &mut StdDriver) -> Next<Result<U, Error>>,
 ) -> Result<U, Error> {
-    let io_error = |stream: &mut S, driver: &mut StdDriver, e| {
-        let error = io_error(stream, driver, e);
-        match deadline {
-            Some(deadline) => deadline.name(error),
-            None => error,
-        }
-    };
     loop {
-        match op(stream, driver) {
+        let next = op(stream, driver);
+        let deadline = close.for_state(driver.connection().state());
+        let io_error = |stream: &mut S, driver: &mut StdDriver, e| {
+            let error = io_error(stream, driver, e);
+            match deadline {
+                Some(deadline) => deadline.name(error),
+                None => error,
+            }
+        };
+        match next {
             Next::Ready(result) => return result,
             Next::Read => {
-                if let Some(deadline) = deadline {
-                    deadline.arm(stream)?;
-                }
-                match stream.read(driver.input_space()) {
+                let lingering = driver.is_lingering();
+                let armed = deadline.map_or(Ok(()), |d| d.arm(stream));
+                let read = match armed {
+                    Ok(()) => stream.read(driver.input_space()),
+                    Err(_) if lingering => {
+                        // The drain is over; the failure is reported.
+                        driver.stop_lingering();
+                        continue;
+                    }
+                    Err(e) => return Err(timed_out(stream, driver, e)),
+                };
+                match read {
                     Ok(n) => driver.input_filled(n),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // The drain ends however the transport does.
+                    Err(_) if lingering => driver.stop_lingering(),
                     Err(e) => return Err(io_error(stream, driver, e)),
                 }
             }
             Next::Write => {
-                if let Some(deadline) = deadline {
-                    deadline.arm(stream)?;
+                if let Some(Err(e)) = deadline.map(|d| d.arm(stream)) {
+                    return Err(timed_out(stream, driver, e));
                 }
                 while driver.has_pending_output() {
                     match stream.write(driver.pending_output()) {
@@ -793,6 +809,20 @@ fn run<S: Transport, U>(
                 let _ = stream.close_transport();
             }
         }
+    }
+}
+
+/// The closing handshake's deadline passed (`error`, or the error setting
+/// the transport's timeout): the transport is ended, and the failure that
+/// began the close is reported if there was one.
+fn timed_out<S: Transport>(stream: &mut S, driver: &mut StdDriver, error: Error) -> Error {
+    if !driver.is_shut_down() {
+        driver.shut_down();
+        let _ = stream.close_transport();
+    }
+    match driver.connection().failure() {
+        Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
+        _ => error,
     }
 }
 

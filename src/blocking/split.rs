@@ -3,6 +3,7 @@
 //! ("Two threads"): a shared send path behind one short lock, and a write
 //! token that one half holds at a time, outside the lock.
 
+use super::deadline::{CloseClock, Deadline};
 use super::rng::MaskRng;
 use super::{
     Error, KEEP_WRITE_CAPACITY, Message, MessageAssembler, Phase, Step, Transport, WebSocket,
@@ -18,7 +19,7 @@ use std::io::{self, Write};
 use std::net::TcpStream;
 use std::string::String;
 use std::sync::{Arc, Condvar, Mutex, MutexGuard, PoisonError};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use std::vec::Vec;
 
 /// A transport with a second handle on the same stream, so that one thread
@@ -131,9 +132,9 @@ impl SendState {
     /// The end-of-connection rule ([`driver::end_step`]) for the read half.
     /// While events may still come, it reads on even if the write half is
     /// writing: that half writes whatever is queued.
-    fn end_step(&self) -> Option<Next<End>> {
+    fn end_step(&self, linger: bool) -> Option<Next<End>> {
         let step =
-            |pending| driver::end_step(&self.shared, &self.sender, pending, self.shut_down, false);
+            |pending| driver::end_step(&self.shared, &self.sender, pending, self.shut_down, linger);
         match step(self.writing || !self.queue.is_empty()) {
             Some(Next::Write) if self.writing => step(false).map(|_| Next::Write),
             other => other,
@@ -191,18 +192,38 @@ fn drain<'a, S: Transport>(
     result
 }
 
-/// Closes the transport (once), outside the lock.
+/// Closes the transport (once), outside the lock: our side of it, in an
+/// orderly way (what the peer still sends can be read).
 fn shut_down<'a, S: Transport>(
     path: &'a SendPath,
     stream: &mut S,
+    st: MutexGuard<'a, SendState>,
+) -> MutexGuard<'a, SendState> {
+    end_transport(path, stream, st, S::close_transport)
+}
+
+/// Closes both directions of the transport (once), so that the read half's
+/// blocked read returns: the write half gives up on the closing handshake.
+fn abort<'a, S: Transport>(
+    path: &'a SendPath,
+    stream: &mut S,
+    st: MutexGuard<'a, SendState>,
+) -> MutexGuard<'a, SendState> {
+    end_transport(path, stream, st, S::abort_transport)
+}
+
+fn end_transport<'a, S: Transport>(
+    path: &'a SendPath,
+    stream: &mut S,
     mut st: MutexGuard<'a, SendState>,
+    end: fn(&mut S) -> io::Result<()>,
 ) -> MutexGuard<'a, SendState> {
     if st.shut_down {
         return st;
     }
     st.shut_down = true;
     drop(st);
-    let _ = stream.close_transport();
+    let _ = end(stream);
     path.changed.notify_all();
     path.lock()
 }
@@ -245,9 +266,11 @@ struct Reading<S> {
     in_start: usize,
     in_end: usize,
     path: Arc<SendPath>,
-    close_timeout: Option<Duration>,
-    /// The close timeout is set on the transport.
-    closing: bool,
+    /// The closing handshake's deadline, started when the connection
+    /// stops being open.
+    close: CloseClock,
+    /// Bytes still to drain after a failure ([`Driver::linger`]).
+    linger: usize,
 }
 
 /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
@@ -307,6 +330,7 @@ impl<S: TrySplit> WebSocket<S> {
     /// ```
     pub fn split(self) -> Result<(ReadHalf<S>, WriteHalf<S>), Error> {
         let write_stream = self.stream.try_split()?;
+        let linger = self.driver.linger_left();
         let (conn, input, buffered, queue, shut_down) = self.driver.into_split();
         let (receiver, sender, shared) = conn.split();
         let queued_total = queue.len() as u64;
@@ -331,8 +355,8 @@ impl<S: TrySplit> WebSocket<S> {
                 in_start: buffered.start,
                 in_end: buffered.end,
                 path: Arc::clone(&path),
-                close_timeout: self.close_timeout,
-                closing: false,
+                close: self.close,
+                linger,
             },
             assembler: self.assembler,
             subprotocol: self.subprotocol,
@@ -340,7 +364,7 @@ impl<S: TrySplit> WebSocket<S> {
         let write = WriteHalf {
             stream: write_stream,
             path,
-            close_timeout: self.close_timeout,
+            close_timeout: self.close.timeout(),
             piece: Vec::new(),
         };
         Ok((read, write))
@@ -389,8 +413,9 @@ impl<S: Transport> Reading<S> {
                 continue;
             }
             let st = self.path.lock();
-            match st.end_step() {
-                None => {}
+            let mut draining = false;
+            match st.end_step(self.linger > 0) {
+                None => drop(st),
                 Some(Next::Ready(end)) => return Err(ended(end)),
                 Some(Next::Write) => {
                     if st.writing {
@@ -405,17 +430,26 @@ impl<S: Transport> Reading<S> {
                     }
                     continue;
                 }
-                Some(Next::Shutdown | Next::Read) => {
+                Some(Next::Shutdown) => {
                     drop(shut_down(&self.path, &mut self.stream, st));
                     continue;
                 }
+                // After a failure: read and drop what the peer still sends.
+                Some(Next::Read) => {
+                    drop(st);
+                    draining = true;
+                }
             }
-            let open = st.shared.state() == State::Open;
-            drop(st);
-            if !open && !self.closing {
-                // The closing handshake is bounded, whichever side began it.
-                self.closing = true;
-                let _ = self.stream.set_timeout(self.close_timeout);
+            let state = self.path.lock().shared.state();
+            if let Some(deadline) = self.close.for_state(state)
+                && let Err(e) = deadline.arm(&mut self.stream)
+            {
+                if draining {
+                    // The drain is over; the failure is reported.
+                    self.linger = 0;
+                    continue;
+                }
+                return Err(self.timed_out(e));
             }
             match self.stream.read(&mut self.input) {
                 Ok(0) => {
@@ -423,12 +457,35 @@ impl<S: Transport> Reading<S> {
                     self.path.changed.notify_all();
                 }
                 Ok(n) => {
+                    if draining {
+                        self.linger = self.linger.saturating_sub(n);
+                    }
                     self.in_start = 0;
                     self.in_end = n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(self.io_error(e)),
+                // The drain ends however the transport does.
+                Err(_) if draining => self.linger = 0,
+                Err(e) => {
+                    let error = self.io_error(e);
+                    return Err(match self.close.for_state(state) {
+                        Some(deadline) => deadline.name(error),
+                        None => error,
+                    });
+                }
             }
+        }
+    }
+
+    /// The closing handshake's deadline passed: the transport is ended,
+    /// and the failure that began the close is reported if there was one.
+    fn timed_out(&mut self, error: Error) -> Error {
+        let st = self.path.lock();
+        let failure = st.shared.failure();
+        drop(shut_down(&self.path, &mut self.stream, st));
+        match failure {
+            Some(e) if e != ProtocolError::UnexpectedEof => Error::Protocol(e),
+            _ => error,
         }
     }
 
@@ -534,12 +591,13 @@ impl<S: Transport> ReadHalf<S> {
             st.queue,
             st.shut_down,
         );
+        let mut driver = driver;
+        driver.linger(reading.linger);
         Ok(WebSocket {
             stream: reading.stream,
             driver,
             assembler: self.assembler,
-            close_timeout: reading.close_timeout,
-            close_deadline: None,
+            close: reading.close,
             subprotocol: self.subprotocol,
         })
     }
@@ -602,8 +660,8 @@ impl<S: Transport> WriteHalf<S> {
     /// transport is closed (the read half's read returns) and the error is
     /// a timeout.
     pub fn close(&mut self, code: CloseCode, reason: &str) -> Result<(), Error> {
-        let deadline = self.close_timeout.map(|t| Instant::now() + t);
-        let _ = self.stream.set_timeout(self.close_timeout);
+        let deadline = Deadline::after(self.close_timeout, Phase::Close);
+        let _ = deadline.arm(&mut self.stream);
         {
             let mut st = self.path.lock();
             if st.shared.state() == State::Open {
@@ -612,15 +670,15 @@ impl<S: Transport> WriteHalf<S> {
         }
         if let Err(e) = self.flush() {
             // The close cannot go out: the handshake is over.
-            drop(shut_down(&self.path, &mut self.stream, self.path.lock()));
+            drop(abort(&self.path, &mut self.stream, self.path.lock()));
             return Err(e);
         }
         let mut st = self.path.lock();
         while !st.shut_down {
-            match deadline.map(|d| d.saturating_duration_since(Instant::now())) {
+            match deadline.left() {
                 None => st = self.path.wait(st),
                 Some(left) if left.is_zero() => {
-                    drop(shut_down(&self.path, &mut self.stream, st));
+                    drop(abort(&self.path, &mut self.stream, st));
                     return Err(Error::Timeout(Phase::Close));
                 }
                 Some(left) => {

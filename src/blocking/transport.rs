@@ -17,9 +17,17 @@ pub trait Transport: Read + Write {
         Ok(())
     }
 
-    /// Ends the transport in an orderly way (TCP FIN, TLS close_notify).
+    /// Ends our side of the transport in an orderly way (TCP FIN, TLS
+    /// close_notify); what the peer still sends can be read.
     fn close_transport(&mut self) -> io::Result<()> {
         Ok(())
+    }
+
+    /// Ends both directions, so that a read blocked on another handle of
+    /// the same stream returns (a split WebSocket's close timeout). The
+    /// default is [`close_transport`](Transport::close_transport).
+    fn abort_transport(&mut self) -> io::Result<()> {
+        self.close_transport()
     }
 }
 
@@ -30,6 +38,10 @@ impl Transport for TcpStream {
     }
 
     fn close_transport(&mut self) -> io::Result<()> {
+        TcpStream::shutdown(self, Shutdown::Write)
+    }
+
+    fn abort_transport(&mut self) -> io::Result<()> {
         TcpStream::shutdown(self, Shutdown::Both)
     }
 }
@@ -42,6 +54,10 @@ impl Transport for std::os::unix::net::UnixStream {
     }
 
     fn close_transport(&mut self) -> io::Result<()> {
+        std::os::unix::net::UnixStream::shutdown(self, Shutdown::Write)
+    }
+
+    fn abort_transport(&mut self) -> io::Result<()> {
         std::os::unix::net::UnixStream::shutdown(self, Shutdown::Both)
     }
 }
@@ -54,6 +70,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn close_transport(&mut self) -> io::Result<()> {
         (**self).close_transport()
     }
+
+    fn abort_transport(&mut self) -> io::Result<()> {
+        (**self).abort_transport()
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
@@ -63,6 +83,10 @@ impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
 
     fn close_transport(&mut self) -> io::Result<()> {
         (**self).close_transport()
+    }
+
+    fn abort_transport(&mut self) -> io::Result<()> {
+        (**self).abort_transport()
     }
 }
 
@@ -150,6 +174,13 @@ impl Transport for MaybeTlsStream {
             MaybeTlsStream::Plain(s) => s.close_transport(),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => s.close_transport(),
+        }
+    }
+    fn abort_transport(&mut self) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.abort_transport(),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => s.abort_transport(),
         }
     }
 }

@@ -372,7 +372,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             io: Io {
                 stream,
                 // The read buffer is allocated by the first read.
-                driver: lingering(new_driver(role, &options, leftover, 0)?),
+                driver: new_driver(role, &options, leftover, 0)?,
                 streaming: None,
                 read_size: ReadSize::new(options.read_buffer_size),
             },
@@ -811,17 +811,6 @@ fn stream_item(ended: &mut bool, read: Result<Message, Error>) -> Option<Result<
         Err(Error::ConnectionClosed) => None,
         other => Some(other),
     }
-}
-
-/// How much a connection reads and drops after failing, so that the peer
-/// reads our close frame instead of a reset ([`Driver::linger`](crate::driver::Driver::linger); bounded in
-/// time by the close timeout).
-pub(crate) const LINGER_BYTES: usize = 1 << 20;
-
-/// A driver that lingers after a failure, up to [`LINGER_BYTES`].
-fn lingering(mut driver: StdDriver) -> StdDriver {
-    driver.linger(LINGER_BYTES);
-    driver
 }
 
 /// The closing handshake's deadline: started at the first call (it bounds
