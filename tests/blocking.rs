@@ -369,15 +369,11 @@ fn oversized_message_closes_with_1009() {
     ));
 }
 
-/// A server (whole or `split`) that allows 64 KiB messages and reads once:
-/// what the read returned and how long it took.
-fn read_once_server(
-    split: bool,
-    close_timeout: Duration,
-) -> (
-    std::net::SocketAddr,
-    thread::JoinHandle<(Result<Message, Error>, Duration)>,
-) {
+/// What a server's one read returned, and how long it took.
+type ReadOnce = thread::JoinHandle<(Result<Message, Error>, Duration)>;
+
+/// A server (whole or `split`) that allows 64 KiB messages and reads once.
+fn read_once_server(split: bool, close_timeout: Duration) -> (std::net::SocketAddr, ReadOnce) {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let server = thread::spawn(move || {
