@@ -102,12 +102,10 @@ fn echo(ws: &mut WebSocket<TcpStream>, echoed: &mut u64) -> Result<String, Error
                     ws.close(code, reason)?;
                     return Ok(format!("closed by the server with {} {reason:?}", code.0));
                 }
-                ws.write(Outgoing::Text(&text))?;
-                *echoed += 1;
+                *echoed += contract::echo_outcome(ws.write(Outgoing::Text(&text)))?;
             }
             Ok(Message::Binary(bytes)) => {
-                ws.write(Outgoing::Binary(&bytes))?;
-                *echoed += 1;
+                *echoed += contract::echo_outcome(ws.write(Outgoing::Binary(&bytes)))?;
             }
             Ok(Message::Ping(_) | Message::Pong(_)) => {}
             Ok(Message::Close(frame)) => {

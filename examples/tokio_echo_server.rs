@@ -89,12 +89,10 @@ async fn echo(ws: &mut WebSocket<TcpStream>, echoed: &mut u64) -> Result<String,
                     ws.close(code, reason).await?;
                     return Ok(format!("closed by the server with {} {reason:?}", code.0));
                 }
-                ws.feed(Message::Text(text)).await?;
-                *echoed += 1;
+                *echoed += contract::echo_outcome(ws.feed(Message::Text(text)).await)?;
             }
             Ok(Message::Binary(bytes)) => {
-                ws.feed(Message::Binary(bytes)).await?;
-                *echoed += 1;
+                *echoed += contract::echo_outcome(ws.feed(Message::Binary(bytes)).await)?;
             }
             Ok(Message::Ping(_) | Message::Pong(_)) => {}
             Ok(Message::Close(frame)) => {

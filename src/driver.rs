@@ -30,6 +30,7 @@
 //! The buffers are the caller's: `&mut [u8]`, arrays, or a `Vec<u8>` that
 //! the driver enlarges for frames that do not fit ([`OutputBuffer`]).
 
+use crate::close::CloseCode;
 use crate::config::Role;
 use crate::connection::{Connection, MAX_CONTROL_FRAME_LEN, Sender, Shared, State};
 use crate::error::{ProtocolError, SendError};
@@ -401,6 +402,17 @@ where
     /// The bytes still to be drained when lingering.
     pub(crate) fn linger_left(&self) -> usize {
         self.linger
+    }
+
+    /// The peer's close, if it has arrived: received, or waiting in the
+    /// read-ahead ([`Receiver::close_ahead`](crate::connection::Receiver::close_ahead)).
+    /// `Some` with its status code (`Some(None)` for none).
+    pub fn peer_close(&mut self) -> Option<Option<CloseCode>> {
+        let buffered = &self.input.as_mut()[self.in_start..self.in_end];
+        let (receiver, shared) = (self.conn.receiver(), self.conn.shared());
+        shared
+            .peer_close()
+            .or_else(|| receiver.close_ahead(buffered))
     }
 
     /// Stops lingering (e.g. the adapter's deadline for it passed): the

@@ -455,6 +455,86 @@ fn the_linger_after_a_failure_is_bounded_in_time_and_bytes() {
     }
 }
 
+/// A server that sends "hi" and its close (1001) in one write, then ends
+/// the closing handshake.
+fn hi_and_goodbye_server() -> (String, thread::JoinHandle<()>) {
+    server(|tcp| {
+        let mut ws = accept(tcp).unwrap();
+        ws.write(Outgoing::Text("hi")).unwrap();
+        ws.write(Outgoing::Close(Some((CloseCode::GOING_AWAY, "bye"))))
+            .unwrap();
+        ws.flush().unwrap();
+        while ws.read().is_ok() {}
+    })
+}
+
+/// A send after the peer's close was received is refused and says so. One
+/// while that close still waits unread (behind a message that may be
+/// answered) goes out: the peer may read it while it waits for our close.
+#[test]
+fn a_send_after_the_peers_close_says_so() {
+    let going_away = Some(CloseCode::GOING_AWAY);
+    let (addr, handle) = hi_and_goodbye_server();
+    let mut ws = connect(&format!("ws://{addr}/")).unwrap();
+    assert_eq!(ws.read().unwrap(), Message::Text("hi".into()));
+    // The close came in the same read, and has not been read yet.
+    ws.send(Message::Text("an answer to hi".into())).unwrap();
+    assert!(
+        matches!(ws.read().unwrap(), Message::Close(Some(f)) if f.code == CloseCode::GOING_AWAY)
+    );
+    let refused = ws.send(Message::Text("too late".into())).unwrap_err();
+    assert!(
+        matches!(refused, Error::PeerClosed(code) if code == going_away),
+        "{refused:?}"
+    );
+    assert_eq!(
+        refused.to_string(),
+        "the peer closed the connection with code 1001: nothing more can be sent"
+    );
+    let refused = ws.send(Message::Binary(vec![0; 100_000])).unwrap_err();
+    assert!(
+        matches!(refused, Error::PeerClosed(code) if code == going_away),
+        "{refused:?}"
+    );
+    assert!(matches!(ws.read(), Err(Error::ConnectionClosed)));
+    handle.join().unwrap();
+
+    // The same with split halves, once the read half has read the close.
+    let (addr, handle) = hi_and_goodbye_server();
+    let (mut reader, mut writer) = connect(&format!("ws://{addr}/")).unwrap().split().unwrap();
+    assert_eq!(reader.read().unwrap(), Message::Text("hi".into()));
+    assert!(matches!(reader.read().unwrap(), Message::Close(Some(_))));
+    let refused = writer.send(Message::Text("too late".into())).unwrap_err();
+    assert!(
+        matches!(refused, Error::PeerClosed(code) if code == going_away),
+        "{refused:?}"
+    );
+    assert!(matches!(reader.read(), Err(Error::ConnectionClosed)));
+    handle.join().unwrap();
+}
+
+/// A client sending far more than the server allows (and more than the
+/// server drains after failing) has its write fail when the server gives
+/// up: the error is the server's close, 1009, not a broken pipe.
+#[test]
+fn a_client_whose_write_fails_reports_the_servers_close() {
+    let (addr, handle) = server(|tcp| {
+        let options = Options::new().protocol(Config::new().max_message_size(64 * 1024));
+        let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+        ws.read().unwrap_err()
+    });
+    let mut ws = connect(&format!("ws://{addr}/")).unwrap();
+    let sent = ws.send(Message::Binary(vec![0; 256 << 20]));
+    assert!(
+        matches!(
+            sent,
+            Err(Error::PeerClosed(Some(CloseCode::MESSAGE_TOO_BIG)))
+        ),
+        "{sent:?}"
+    );
+    assert!(matches!(handle.join().unwrap(), Error::Protocol(_)));
+}
+
 /// An in-memory transport that misbehaves the way real ones may: short
 /// writes, `WouldBlock` on every other write, `Interrupted` on reads.
 struct Flaky {

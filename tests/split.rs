@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use wsock::blocking::{
     ClientBuilder, CloseFrame, Error, Message, Options, ReuniteError, WebSocket, accept, connect,
 };
-use wsock::{CloseCode, Outgoing, SendError, State};
+use wsock::{CloseCode, Outgoing, State};
 
 #[path = "support/loopback.rs"]
 mod loopback;
@@ -129,7 +129,7 @@ fn peer_close_is_answered_by_the_read_half() {
     server.join().unwrap();
     assert!(matches!(
         writer.send(Message::Text("late".into())),
-        Err(Error::Send(SendError::Closing))
+        Err(Error::PeerClosed(Some(CloseCode(4001))))
     ));
     let started = Instant::now();
     writer.close(CloseCode::NORMAL, "").unwrap();

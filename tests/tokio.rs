@@ -469,6 +469,31 @@ async fn the_linger_after_a_failure_is_bounded_in_time_and_bytes() {
     }
 }
 
+/// A send after the peer's close was received is refused and says so.
+#[tokio::test]
+async fn a_send_after_the_peers_close_says_so() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let mut ws = accept(tcp).await.unwrap();
+        ws.write(wsock::Outgoing::Text("hi")).unwrap();
+        ws.write(wsock::Outgoing::Close(Some((CloseCode::GOING_AWAY, "bye"))))
+            .unwrap();
+        ws.flush().await.unwrap();
+        while ws.read().await.is_ok() {}
+    });
+    let mut ws = connect(&url).await.unwrap();
+    assert_eq!(ws.read().await.unwrap(), Message::Text("hi".into()));
+    assert!(matches!(ws.read().await.unwrap(), Message::Close(Some(_))));
+    let refused = ws.send(Message::Text("too late".into())).await.unwrap_err();
+    assert!(
+        matches!(refused, Error::PeerClosed(Some(CloseCode::GOING_AWAY))),
+        "{refused:?}"
+    );
+    assert!(matches!(ws.read().await, Err(Error::ConnectionClosed)));
+    server.await.unwrap();
+}
+
 /// Errors name what failed: the URL as given, the address that refused.
 #[tokio::test]
 async fn connect_errors_name_the_url_and_the_address() {

@@ -8,51 +8,14 @@
 //! freed there), so the clients' memory on other threads is not counted.
 #![cfg(feature = "tokio")]
 
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::cell::Cell;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::{mpsc, oneshot};
 use wsock::tokio::{Message, WebSocket, accept, connect};
 
-struct Counting;
-
-thread_local! {
-    static HELD: Cell<isize> = const { Cell::new(0) };
-}
-
-fn count(delta: isize) {
-    // A thread being torn down has no counter any more; its bytes are moot.
-    let _ = HELD.try_with(|held| held.set(held.get() + delta));
-}
-
-// SAFETY: every call is forwarded to the system allocator unchanged; the
-// counter is a const-initialised thread-local Cell, which never allocates.
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: the caller's contract for `alloc` is passed on.
-        unsafe { System.alloc(layout) }
-    }
-    unsafe fn alloc_zeroed(&self, layout: Layout) -> *mut u8 {
-        count(layout.size() as isize);
-        // SAFETY: as above.
-        unsafe { System.alloc_zeroed(layout) }
-    }
-    unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
-        count(-(layout.size() as isize));
-        // SAFETY: as above.
-        unsafe { System.dealloc(ptr, layout) }
-    }
-    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
-        count(new_size as isize - layout.size() as isize);
-        // SAFETY: as above.
-        unsafe { System.realloc(ptr, layout, new_size) }
-    }
-}
-
-#[global_allocator]
-static ALLOCATOR: Counting = Counting;
+#[path = "support/counting.rs"]
+mod counting;
 
 const CONNECTIONS: usize = 50;
 const BIG: usize = 1 << 20;
@@ -104,7 +67,7 @@ fn start_server_with(
                 .run_until(async move {
                     tokio::task::spawn_local(async move {
                         while let Some(reply) = report_rx.recv().await {
-                            let _ = reply.send((HELD.with(Cell::get), counted.get()));
+                            let _ = reply.send((counting::held(), counted.get()));
                         }
                     });
                     loop {
@@ -330,16 +293,16 @@ async fn a_peer_that_pings_and_never_reads_cannot_grow_a_blocking_read_half() {
     let listener = small_buffer_listener(4096).into_std().unwrap();
     listener.set_nonblocking(false).unwrap();
     let url = format!("ws://{}/", listener.local_addr().unwrap());
-    let held = Arc::new(AtomicIsize::new(HELD.with(Cell::get)));
+    let held = Arc::new(AtomicIsize::new(counting::held()));
     let published = held.clone();
     std::thread::spawn(move || {
-        published.store(HELD.with(Cell::get), Ordering::SeqCst);
+        published.store(counting::held(), Ordering::SeqCst);
         let (tcp, _) = listener.accept().unwrap();
         let ws = wsock::blocking::accept(tcp).unwrap();
         let (mut read, mut write) = ws.split().unwrap();
         std::thread::spawn(move || write.send(Message::Binary(vec![0; 16 << 20])));
         while read.read_event_with(|_| ()).is_ok() {
-            published.store(HELD.with(Cell::get), Ordering::SeqCst);
+            published.store(counting::held(), Ordering::SeqCst);
         }
     });
     tokio::time::sleep(Duration::from_millis(50)).await;

@@ -8,7 +8,7 @@ use std::time::Duration;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use wsock::tokio::{Error, MaybeTlsStream, Message, WebSocket, accept, connect};
-use wsock::{CloseCode, SendError, State};
+use wsock::{CloseCode, State};
 
 async fn pair() -> (WebSocket<MaybeTlsStream>, WebSocket<TcpStream>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -114,7 +114,10 @@ async fn the_read_half_answers_pings_while_the_write_half_is_idle() {
     let mut writer = writer;
     assert_eq!(writer.state(), State::Closed);
     let err = writer.send(Message::Text("late".into())).await.unwrap_err();
-    assert!(matches!(err, Error::Send(SendError::Closing)), "{err}");
+    assert!(
+        matches!(err, Error::PeerClosed(Some(CloseCode::NORMAL))),
+        "{err}"
+    );
 }
 
 #[tokio::test]

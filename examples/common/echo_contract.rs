@@ -153,3 +153,17 @@ impl AcceptBackoff {
         self.delay = None;
     }
 }
+
+/// What echoing one message came to: `Ok(1)` when the echo was queued,
+/// `Ok(0)` when the peer's close had already arrived (the peer reads no
+/// more, so the echo is dropped and the loop reads on to the close), or the
+/// error.
+pub fn echo_outcome(
+    queued: Result<(), wsock::blocking::Error>,
+) -> Result<u64, wsock::blocking::Error> {
+    match queued {
+        Ok(()) => Ok(1),
+        Err(wsock::blocking::Error::PeerClosed(_)) => Ok(0),
+        Err(e) => Err(e),
+    }
+}

@@ -1,5 +1,6 @@
 //! The std adapter's error: I/O, or one of the core's errors.
 
+use crate::close::CloseCode;
 use crate::error::{ProtocolError, SendError};
 use crate::handshake::{HandshakeError, UrlError};
 use std::io;
@@ -40,6 +41,13 @@ pub enum Error {
     /// A phase did not end within its deadline (however slowly the peer's
     /// bytes trickled in meanwhile).
     Timeout(Phase),
+    /// The peer's close frame has arrived, with this status code (`None`
+    /// when it had none): nothing more can be sent. A data frame is refused
+    /// with it once the close has been received; a write that fails because
+    /// the peer ended the transport reports it too when the peer's close is
+    /// among the bytes received, read or not. Read on to finish the closing
+    /// handshake (the messages before the close are still there).
+    PeerClosed(Option<CloseCode>),
 }
 
 /// The phases of a connection that have a deadline.
@@ -113,6 +121,15 @@ impl core::fmt::Display for Error {
             #[cfg(feature = "tls")]
             Error::Tls(e) => write!(f, "TLS error: {e}"),
             Error::Timeout(phase) => write!(f, "timed out: {phase}"),
+            Error::PeerClosed(Some(code)) => {
+                write!(
+                    f,
+                    "the peer closed the connection with code {code}: nothing more can be sent"
+                )
+            }
+            Error::PeerClosed(None) => {
+                f.write_str("the peer closed the connection (no code): nothing more can be sent")
+            }
         }
     }
 }

@@ -81,7 +81,7 @@ use crate::close::CloseCode;
 use crate::config::{Config, Role};
 use crate::connection::{Connection, State};
 use crate::driver::{Driver, End, Next, Reply};
-use crate::error::ProtocolError;
+use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
 use crate::message::MessageAssembler;
 pub use rng::MaskRng;
@@ -231,6 +231,8 @@ pub struct WebSocket<S> {
     /// The closing handshake's deadline, started when the connection
     /// stops being open.
     close: CloseClock,
+    /// A write failed for good (not a timeout) and the transport was ended.
+    broken: Option<io::ErrorKind>,
     subprotocol: Option<String>,
 }
 
@@ -256,6 +258,7 @@ impl<S: Transport> WebSocket<S> {
             driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
             assembler: MessageAssembler::new(Vec::new()),
             close: CloseClock::new(options.close_timeout),
+            broken: None,
             subprotocol: None,
         })
     }
@@ -343,13 +346,24 @@ impl<S: Transport> WebSocket<S> {
         &mut self,
         mut f: impl FnMut(Event<'_>, Writer<'_, S>) -> T,
     ) -> Result<T, Error> {
+        let broken = &mut self.broken;
         run(
             &mut self.stream,
             &mut self.driver,
             &mut self.close,
             |stream, driver| {
                 driver
-                    .poll_event(|event, reply| f(event, Writer { stream, reply }))
+                    .poll_event(|event, reply| {
+                        let broken = &mut *broken;
+                        f(
+                            event,
+                            Writer {
+                                stream,
+                                reply,
+                                broken,
+                            },
+                        )
+                    })
                     .map_ready(|r| r.map_err(ended))
             },
         )
@@ -368,23 +382,45 @@ impl<S: Transport> WebSocket<S> {
     /// buffer in 64 KiB pieces, so a big message needs neither a big buffer
     /// nor page faults for one.
     ///
-    /// Errors: [`Error::Send`] means the frame was refused and nothing
-    /// changed. [`Error::Io`] (only when writing through) means the frame
-    /// was taken and the rest of it is queued: do not write it again, call
-    /// [`flush`](WebSocket::flush) to go on (e.g. after `WouldBlock`).
+    /// Errors:
+    /// - [`Error::PeerClosed`]: the peer's close has been received: a data
+    ///   frame is refused. (A close still unread in the read buffer does not
+    ///   refuse it: the messages before that close may be answered, and the
+    ///   peer may read them while it waits for our close.)
+    /// - [`Error::Send`]: the frame was refused and nothing changed.
+    /// - [`Error::Io`] when writing through, after `WouldBlock` or a
+    ///   timeout: the frame was taken and the rest of it is queued (copied):
+    ///   do not write it again, call [`flush`](WebSocket::flush) to go on.
+    /// - [`Error::Io`] (or [`Error::PeerClosed`], if the peer's close is
+    ///   found in what was received) after any other I/O error: the
+    ///   transport is broken; nothing is copied, the transport is ended and
+    ///   later writes fail. Reads still return what was received.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        if let Some(kind) = self.broken {
+            return Err(broken(kind));
+        }
+        if frame.as_data().is_some()
+            && let Some(code) = self.driver.connection().shared().peer_close()
+        {
+            return Err(Error::PeerClosed(code));
+        }
         self.driver.queue_owed();
         match frame.as_data() {
             Some((kind, payload, last)) if payload.len() >= KEEP_WRITE_CAPACITY => {
                 if let Err(e) = self.write_queue() {
                     // Take the frame anyway, so that the error means one thing.
-                    self.driver.queue(frame).map_err(Error::Send)?;
-                    return Err(e);
+                    self.driver
+                        .queue(frame)
+                        .map_err(|e| refused(&self.driver, e))?;
+                    return Err(self.write_failed(e));
                 }
                 self.write_through(kind, payload, last)
             }
             // Small frames (control frames among them) are queued behind the rest.
-            _ => self.driver.queue(frame).map_err(Error::Send),
+            _ => self
+                .driver
+                .queue(frame)
+                .map_err(|e| refused(&self.driver, e)),
         }
     }
 
@@ -405,26 +441,33 @@ impl<S: Transport> WebSocket<S> {
                 .queue_payload(&payload[taken..])
                 .map_err(Error::Send)?;
             if let Err(e) = self.write_queue() {
-                // Keep the rest of the frame, so that `flush` can finish it.
-                self.grow_output(payload.len() - taken);
-                self.driver
-                    .queue_payload(&payload[taken..])
-                    .map_err(Error::Send)?;
-                return Err(e);
+                if resumable(&e) {
+                    // Keep the rest of the frame, so that `flush` can finish it.
+                    self.grow_output(payload.len() - taken);
+                    self.driver
+                        .queue_payload(&payload[taken..])
+                        .map_err(Error::Send)?;
+                }
+                return Err(self.write_failed(e));
             }
         }
         Ok(())
     }
 
-    /// Writes everything queued. Interrupted writes are retried; after any
-    /// other error (e.g. a timeout) nothing is lost: call `flush` again.
+    /// Writes everything queued. Interrupted writes are retried; after a
+    /// timeout (or `WouldBlock`) nothing is lost: call `flush` again. After
+    /// other errors, as [`write`](WebSocket::write).
     pub fn flush(&mut self) -> Result<(), Error> {
-        run(
+        let flushed = run(
             &mut self.stream,
             &mut self.driver,
             &mut self.close,
             |_, driver| driver.poll_flush().map_ready(Ok),
-        )?;
+        );
+        if let Err(Error::Io(e)) = flushed {
+            return Err(self.write_failed(e));
+        }
+        flushed?;
         let buffer = self.driver.output_buffer_mut();
         if buffer.len() > KEEP_WRITE_CAPACITY {
             buffer.truncate(KEEP_WRITE_CAPACITY);
@@ -439,16 +482,42 @@ impl<S: Transport> WebSocket<S> {
     }
 
     /// Writes the queued bytes to the transport (without flushing it).
-    fn write_queue(&mut self) -> Result<(), Error> {
+    fn write_queue(&mut self) -> io::Result<()> {
         while self.driver.has_pending_output() {
             match self.stream.write(self.driver.pending_output()) {
-                Ok(0) => return Err(Error::Io(io::ErrorKind::WriteZero.into())),
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
                 Ok(n) => self.driver.output_written(n),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(Error::from(e)),
+                Err(e) => return Err(e),
             }
         }
         Ok(())
+    }
+
+    /// The error for a write that failed with `e`. Unless it can be resumed
+    /// (see [`resumable`]), the transport is broken: it is ended, later
+    /// writes fail, and if the peer's close is among the bytes received
+    /// (one read, bounded by the close timeout, looks for it) that is the
+    /// error: a client still sending when the server closed learns why.
+    fn write_failed(&mut self, e: io::Error) -> Error {
+        if resumable(&e) {
+            return Error::from(e);
+        }
+        self.broken = Some(e.kind());
+        self.shutdown();
+        if !self.driver.has_input() {
+            let deadline = self.close.start();
+            if deadline.arm(&mut self.stream).is_ok() {
+                match self.stream.read(self.driver.input_space()) {
+                    Ok(n) if n > 0 => self.driver.input_filled(n),
+                    _ => {}
+                }
+            }
+        }
+        match self.driver.peer_close() {
+            Some(code) => Error::PeerClosed(code),
+            None => Error::from(e),
+        }
     }
 
     /// Sends a message (`write` + `flush`).
@@ -561,6 +630,7 @@ const ZERO_COPY_MIN: usize = 16 * 1024;
 pub struct Writer<'a, S> {
     stream: &'a mut S,
     reply: Reply<'a, MaskRng, Vec<u8>>,
+    broken: &'a mut Option<io::ErrorKind>,
 }
 
 impl<S: Transport> Writer<'_, S> {
@@ -569,18 +639,30 @@ impl<S: Transport> Writer<'_, S> {
     /// and the queue and the borrowed payload go out in vectored writes.
     /// Everything else is queued (one copy) for the next flush.
     ///
-    /// Errors: [`Error::Send`] means nothing changed. [`Error::Io`] means
-    /// the frame was taken and what was not written is queued (copied):
-    /// call [`WebSocket::flush`] to go on.
+    /// Errors: [`Error::Send`] means nothing changed ([`Error::PeerClosed`]
+    /// if the peer's close was received). [`Error::Io`] after `WouldBlock`
+    /// or a timeout means the frame was taken and what was not written is
+    /// queued (copied): call [`WebSocket::flush`] to go on; after any other
+    /// I/O error the transport is broken, nothing is kept and later writes
+    /// fail.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        if let Some(kind) = *self.broken {
+            return Err(broken(kind));
+        }
         match frame.as_data() {
             Some((_, payload, _))
                 if payload.len() >= ZERO_COPY_MIN
-                    && self.reply.queue_header(frame).map_err(Error::Send)? =>
+                    && self
+                        .reply
+                        .queue_header(frame)
+                        .map_err(|e| peer_closed(self.reply.shared(), e))? =>
             {
                 self.write_with_payload(payload)
             }
-            _ => self.reply.queue(frame).map_err(Error::Send),
+            _ => self
+                .reply
+                .queue(frame)
+                .map_err(|e| peer_closed(self.reply.shared(), e)),
         }
     }
 
@@ -609,9 +691,15 @@ impl<S: Transport> Writer<'_, S> {
                     done += n - from_queue;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
-                Err(e) => {
+                Err(e) if resumable(&e) => {
                     // A growable queue always takes the rest.
                     let _ = self.reply.queue_payload_rest(&payload[done..]);
+                    return Err(Error::from(e));
+                }
+                Err(e) => {
+                    // Broken: nothing is kept, the transport is ended.
+                    *self.broken = Some(e.kind());
+                    let _ = self.stream.close_transport();
                     return Err(Error::from(e));
                 }
             }
@@ -840,6 +928,39 @@ fn io_error<S: Transport>(stream: &mut S, driver: &mut StdDriver, error: io::Err
             Error::Protocol(e)
         }
         _ => Error::Io(error),
+    }
+}
+
+/// True for a write error after which the write can go on (the transport
+/// is fine, it had no room in time): then the unsent rest of a frame is
+/// kept. After any other error the transport is broken and nothing is kept.
+pub(crate) fn resumable(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::WouldBlock | io::ErrorKind::TimedOut
+    )
+}
+
+/// The error for a write after one that failed for good (`kind`).
+pub(crate) fn broken(kind: io::ErrorKind) -> Error {
+    Error::Io(io::Error::new(
+        kind,
+        "an earlier write failed and the transport was ended: nothing more can be sent",
+    ))
+}
+
+/// The error for a frame the connection refused: the peer's close, if it
+/// is why.
+pub(crate) fn refused(driver: &StdDriver, e: SendError) -> Error {
+    peer_closed(driver.connection().shared(), e)
+}
+
+/// [`refused`] for a frame refused by the connection whose shared part is
+/// `shared`.
+pub(crate) fn peer_closed(shared: &crate::connection::Shared, e: SendError) -> Error {
+    match shared.peer_close() {
+        Some(code) if e == SendError::Closing => Error::PeerClosed(code),
+        _ => Error::Send(e),
     }
 }
 

@@ -86,6 +86,8 @@ struct SendState {
     writing: bool,
     /// The transport was closed.
     shut_down: bool,
+    /// A write failed for good (not a timeout) in the middle of a frame.
+    broken: Option<io::ErrorKind>,
 }
 
 impl SendPath {
@@ -112,10 +114,16 @@ impl SendState {
 
     /// Queues one whole frame behind the owed ones.
     fn queue_frame(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        if let Some(kind) = self.broken {
+            return Err(super::broken(kind));
+        }
+        if let (Some(code), Some(_)) = (self.shared.peer_close(), frame.as_data()) {
+            return Err(Error::PeerClosed(code));
+        }
         self.queue_owed();
         let before = self.queue.len();
         driver::append_frame(&mut self.sender, &mut self.shared, frame, &mut self.queue)
-            .map_err(Error::Send)?;
+            .map_err(|e| super::peer_closed(&self.shared, e))?;
         self.queued_total += (self.queue.len() - before) as u64;
         Ok(())
     }
@@ -344,6 +352,7 @@ impl<S: TrySplit> WebSocket<S> {
                 written_total: 0,
                 writing: false,
                 shut_down,
+                broken: None,
             }),
             changed: Condvar::new(),
         });
@@ -598,6 +607,7 @@ impl<S: Transport> ReadHalf<S> {
             driver,
             assembler: self.assembler,
             close: reading.close,
+            broken: st.broken,
             subprotocol: self.subprotocol,
         })
     }
@@ -765,6 +775,15 @@ impl<S: Transport> WriteHalf<S> {
             st = self.path.lock();
             st.written_total += written as u64;
             if let Err(e) = result {
+                if !super::resumable(&e) {
+                    // The transport is broken: nothing is kept, the
+                    // transport is ended and later writes fail.
+                    st.broken = Some(e.kind());
+                    let st = shut_down(&self.path, &mut self.stream, st);
+                    let peer_close = st.shared.peer_close();
+                    release(&self.path, st);
+                    return Err(peer_close.map_or_else(|| Error::from(e), Error::PeerClosed));
+                }
                 // Queue the rest of the frame, so that `flush` can finish it.
                 let mut rest = self.piece[written..filled].to_vec();
                 let end = rest.len();

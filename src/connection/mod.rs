@@ -180,10 +180,9 @@ impl<R> Connection<R> {
         (&mut self.receiver, &mut self.sender, &mut self.shared)
     }
 
-    /// The input half (e.g. for the last control frame's payload, or the
-    /// payload still to come).
-    #[cfg(any(feature = "embedded-io", feature = "tokio"))]
-    pub(crate) fn receiver(&self) -> &Receiver {
+    /// The input half (e.g. for the last control frame's payload, the
+    /// payload still to come, or a close ahead).
+    pub fn receiver(&self) -> &Receiver {
         &self.receiver
     }
 

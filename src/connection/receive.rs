@@ -2,7 +2,7 @@
 
 use super::State;
 use super::shared::{PendingClose, Shared, Step};
-use crate::close::parse_close_payload;
+use crate::close::{CloseCode, parse_close_payload};
 use crate::config::Role;
 use crate::error::ProtocolError;
 use crate::event::{DataChunk, DataKind, Event};
@@ -98,6 +98,48 @@ impl Receiver {
     /// Payload bytes of the current frame not received yet (0 between frames).
     pub fn frame_payload_remaining(&self) -> u64 {
         self.decoder.payload_remaining()
+    }
+
+    /// Looks ahead for the peer's close frame in received bytes that
+    /// [`receive`](Receiver::receive) has not been given yet (`buffered`
+    /// starts where it stopped), consuming nothing: `Some` with the close's
+    /// status code (`Some(None)` for none) when its header and code are in
+    /// `buffered`. An adapter uses it to tell a sender that the peer has
+    /// closed before the application has read that far.
+    ///
+    /// ```
+    /// use wsock::CloseCode;
+    /// use wsock::connection::Receiver;
+    /// // A text frame "Hi", then a close with 1001, as a server sends them.
+    /// let ahead = [0x81, 0x02, b'H', b'i', 0x88, 0x02, 0x03, 0xE9];
+    /// let receiver = Receiver::new();
+    /// assert_eq!(receiver.close_ahead(&ahead), Some(Some(CloseCode::GOING_AWAY)));
+    /// assert_eq!(receiver.close_ahead(&ahead[..5]), None);
+    /// ```
+    pub fn close_ahead(&self, buffered: &[u8]) -> Option<Option<CloseCode>> {
+        if !self.decoder.is_at_frame_boundary() && self.decoder.payload_remaining() == 0 {
+            // Half a header: where the next frame starts is not known.
+            return None;
+        }
+        let skip = usize::try_from(self.decoder.payload_remaining()).ok()?;
+        let mut at = skip;
+        loop {
+            let rest = buffered.get(at..)?;
+            let HeaderParse::Complete { header, len } = FrameHeader::parse(rest).ok()? else {
+                return None;
+            };
+            if header.opcode == OpCode::Close {
+                if header.payload_len < 2 {
+                    return Some(None);
+                }
+                let code = rest.get(len..len + 2)?;
+                let mask = header.mask.unwrap_or([0; 4]);
+                let code = u16::from_be_bytes([code[0] ^ mask[0], code[1] ^ mask[1]]);
+                return Some(Some(CloseCode(code)));
+            }
+            let payload = usize::try_from(header.payload_len).ok()?;
+            at = at.checked_add(len)?.checked_add(payload)?;
+        }
     }
 
     /// Feeds received bytes. Decodes from the front of `buf` until one event
@@ -404,6 +446,7 @@ impl Receiver {
                         reason: "",
                     });
                 }
+                shared.peer_close = Some(frame.as_ref().map(|f| f.code));
                 shared.step(Step::ReceiveClose);
                 Ok(Event::Close(frame))
             }

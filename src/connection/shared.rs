@@ -77,6 +77,8 @@ pub struct Shared {
     pub(super) eof: bool,
     pub(super) pending_pong: Option<Vec<u8, MAX_CONTROL_PAYLOAD>>,
     pub(super) pending_close: Option<PendingClose>,
+    /// The peer's close frame arrived: its status code, if it had one.
+    pub(super) peer_close: Option<Option<CloseCode>>,
 }
 
 impl Shared {
@@ -89,6 +91,7 @@ impl Shared {
             eof: false,
             pending_pong: None,
             pending_close: None,
+            peer_close: None,
         }
     }
 
@@ -117,6 +120,13 @@ impl Shared {
     /// [`poll_transmit`](super::Sender::poll_transmit).
     pub fn wants_transmit(&self) -> bool {
         self.pending_pong.is_some() || self.pending_close.is_some()
+    }
+
+    /// The peer's close frame, once it has been received: `Some` with its
+    /// status code (`Some(None)` for a close without one). Adapters use it
+    /// to say why a send was refused.
+    pub fn peer_close(&self) -> Option<Option<CloseCode>> {
+        self.peer_close
     }
 
     /// True once nothing more will be received: the peer's close arrived,

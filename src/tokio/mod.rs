@@ -582,13 +582,22 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     ///
     /// Errors: [`Error::Send`] means the frame was refused and nothing
     /// changed (e.g. while a big message from `send` is still going out:
-    /// flush first).
+    /// flush first); [`Error::PeerClosed`] that the peer's close has been
+    /// received, so a data frame cannot go out.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         if self.io.streaming.is_some() {
             return Err(Error::Send(crate::SendError::FrameInProgress));
         }
+        if frame.as_data().is_some()
+            && let Some(code) = self.io.driver.connection().shared().peer_close()
+        {
+            return Err(Error::PeerClosed(code));
+        }
         self.io.driver.queue_owed();
-        self.io.driver.queue(frame).map_err(Error::Send)
+        let driver = &mut self.io.driver;
+        driver
+            .queue(frame)
+            .map_err(|e| crate::blocking::refused(driver, e))
     }
 
     /// Queues a message once the queue is below the high-water mark.
@@ -716,6 +725,9 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     fn queue_message(&mut self, message: Message) -> Result<(), Error> {
         if self.io.streaming.is_some() {
             return self.write(message.as_outgoing());
+        }
+        if let Some(code) = self.io.driver.connection().shared().peer_close() {
+            return Err(Error::PeerClosed(code));
         }
         let direct = self.io.driver.connection().role() == Role::Server;
         let least = if direct {

@@ -193,9 +193,12 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
         if self.streaming.is_some() {
             return Err(Error::Send(crate::SendError::FrameInProgress));
         }
+        if let (Some(code), Some(_)) = (self.shared.peer_close(), frame.as_data()) {
+            return Err(Error::PeerClosed(code));
+        }
         self.queue_owed();
         driver::append_frame(&mut self.sender, &mut self.shared, frame, &mut self.queue)
-            .map_err(Error::Send)
+            .map_err(|e| crate::blocking::peer_closed(&self.shared, e))
     }
 
     /// Queues a message: small ones are encoded whole, big data messages
@@ -208,6 +211,9 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
             Ok(big) => big,
             Err(small) => return self.queue_frame(small.as_outgoing()),
         };
+        if let Some(code) = self.shared.peer_close() {
+            return Err(Error::PeerClosed(code));
+        }
         let len = streaming.payload.len() as u64;
         self.queue_owed();
         let end = self.queue.len();
