@@ -400,6 +400,7 @@ where
     }
 
     /// The bytes still to be drained when lingering.
+    #[cfg(feature = "std")]
     pub(crate) fn linger_left(&self) -> usize {
         self.linger
     }

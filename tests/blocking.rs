@@ -7,8 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 use wsock::blocking::{
-    Acceptance, ClientBuilder, CloseFrame, Error, Message, Options, Phase, Transport, WebSocket,
-    accept, accept_with, connect,
+    Acceptance, ClientBuilder, CloseFrame, Error, Keepalive, Message, Options, Phase, Transport,
+    WebSocket, accept, accept_with, connect,
 };
 use wsock::handshake::HandshakeError;
 use wsock::{CloseCode, Config, Outgoing, ProtocolError, State};
@@ -533,6 +533,68 @@ fn a_client_whose_write_fails_reports_the_servers_close() {
         "{sent:?}"
     );
     assert!(matches!(handle.join().unwrap(), Error::Protocol(_)));
+}
+
+/// Keepalive pings free a connection whose peer went silent (a half-open
+/// connection looks the same: nothing comes back): the server's read fails
+/// after interval + timeout, with 1011 sent. A peer that answers (any
+/// reading wsock endpoint pongs) stays connected however long it is idle.
+#[test]
+fn keepalive_pings_free_a_silent_peer_and_keep_an_answering_one() {
+    let keepalive = Keepalive {
+        interval: Duration::from_millis(200),
+        timeout: Duration::from_millis(300),
+    };
+    let options = Options::new().keepalive(Some(keepalive));
+    // Silent: a raw client that upgrades and then never reads or answers.
+    let (addr, handle) = server(move |tcp| {
+        let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+        let started = Instant::now();
+        (ws.read(), started.elapsed())
+    });
+    let mut tcp = TcpStream::connect(&addr).unwrap();
+    tcp.write_all(UPGRADE_REQUEST).unwrap();
+    let (read, took) = handle.join().unwrap();
+    assert!(
+        matches!(&read, Err(Error::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+        "{read:?}"
+    );
+    assert!(
+        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+        "freed after interval + timeout: {took:?}"
+    );
+    let mut received = Vec::new();
+    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let _ = tcp.read_to_end(&mut received);
+    let close = received.windows(4).any(|w| w == [0x88, w[1], 0x03, 0xF3]);
+    assert!(close, "the silent peer was sent 1011: {received:?}");
+
+    // Answering: idle for 1.5 s (several pings), then a message arrives.
+    let (addr, handle) = server(move |tcp| {
+        let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+        loop {
+            match ws.read() {
+                Ok(Message::Pong(_)) => continue,
+                other => return other,
+            }
+        }
+    });
+    let (mut reader, mut writer) = connect(&format!("ws://{addr}/")).unwrap().split().unwrap();
+    let reading = thread::spawn(move || {
+        let mut pings = 0;
+        while let Ok(Message::Ping(_)) = reader.read() {
+            pings += 1;
+        }
+        pings
+    });
+    thread::sleep(Duration::from_millis(1500));
+    writer.send(Message::Text("still here".into())).unwrap();
+    assert_eq!(
+        handle.join().unwrap().unwrap(),
+        Message::Text("still here".into())
+    );
+    let pings = reading.join().unwrap();
+    assert!(pings >= 4, "pinged every 200 ms while idle: {pings}");
 }
 
 /// An in-memory transport that misbehaves the way real ones may: short

@@ -51,6 +51,7 @@
 mod client;
 mod deadline;
 mod error;
+mod keepalive;
 mod message;
 mod rng;
 mod server;
@@ -62,8 +63,9 @@ mod transport;
 pub use client::{ClientBuilder, client, connect};
 #[cfg(feature = "tokio")]
 pub(crate) use client::{check_response, encode_request};
-use deadline::CloseClock;
+use deadline::{CloseClock, Deadline};
 pub use error::{Error, Phase};
+use keepalive::{Due, Pinger};
 pub use message::{CloseFrame, Message};
 #[cfg(feature = "tokio")]
 pub(crate) use server::ServerHandshake;
@@ -113,10 +115,12 @@ pub struct Options {
     /// to be written, so a peer that does not read holds at most this much
     /// (plus one message) of our memory.
     pub write_high_water: usize,
-    /// Keepalive for the tokio adapter (default off): a ping every
-    /// `interval` while a read waits, and the connection fails when no pong
-    /// arrives within `timeout` of a ping. The blocking adapter does not
-    /// ping yet.
+    /// Keepalive pings (default off): a ping every `interval` while a read
+    /// waits, and the connection fails when no pong arrives within
+    /// `timeout` of a ping, so a peer that went silent (or a half-open
+    /// connection) is dropped. On the blocking adapter the read's timeout
+    /// then follows the pings (a read timeout set on the transport is not
+    /// kept); a split read half does not ping yet.
     pub keepalive: Option<Keepalive>,
 }
 
@@ -231,6 +235,8 @@ pub struct WebSocket<S> {
     /// The closing handshake's deadline, started when the connection
     /// stops being open.
     close: CloseClock,
+    /// Keepalive pings, if [`Options::keepalive`] asks for them.
+    pinger: Option<Pinger>,
     /// A write failed for good (not a timeout) and the transport was ended.
     broken: Option<io::ErrorKind>,
     subprotocol: Option<String>,
@@ -258,6 +264,7 @@ impl<S: Transport> WebSocket<S> {
             driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
             assembler: MessageAssembler::new(Vec::new()),
             close: CloseClock::new(options.close_timeout),
+            pinger: options.keepalive.map(Pinger::new),
             broken: None,
             subprotocol: None,
         })
@@ -273,6 +280,7 @@ impl<S: Transport> WebSocket<S> {
             &mut self.stream,
             &mut self.driver,
             &mut self.close,
+            &mut self.pinger,
             |_, driver| next_message(driver, assembler),
         )?;
         match step {
@@ -310,6 +318,7 @@ impl<S: Transport> WebSocket<S> {
             &mut self.stream,
             &mut self.driver,
             &mut self.close,
+            &mut self.pinger,
             |_, driver| {
                 driver
                     .poll_event(|event, _| f(event))
@@ -351,6 +360,7 @@ impl<S: Transport> WebSocket<S> {
             &mut self.stream,
             &mut self.driver,
             &mut self.close,
+            &mut self.pinger,
             |stream, driver| {
                 driver
                     .poll_event(|event, reply| {
@@ -462,6 +472,7 @@ impl<S: Transport> WebSocket<S> {
             &mut self.stream,
             &mut self.driver,
             &mut self.close,
+            &mut self.pinger,
             |_, driver| driver.poll_flush().map_ready(Ok),
         );
         if let Err(Error::Io(e)) = flushed {
@@ -834,6 +845,7 @@ fn run<S: Transport, U>(
     stream: &mut S,
     driver: &mut StdDriver,
     close: &mut CloseClock,
+    pinger: &mut Option<Pinger>,
     mut op: impl FnMut(&mut S, &mut StdDriver) -> Next<Result<U, Error>>,
 ) -> Result<U, Error> {
     loop {
@@ -849,6 +861,22 @@ fn run<S: Transport, U>(
         match next {
             Next::Ready(result) => return result,
             Next::Read => {
+                // While open, a keepalive ping is due or the read waits for it.
+                let pinging = deadline.is_none() && pinger.is_some();
+                if let (None, Some(pinger)) = (deadline, pinger.as_mut()) {
+                    match pinger.due(driver.connection().receiver().pongs_received()) {
+                        Due::Wait(left) => stream.set_timeout(Some(left))?,
+                        Due::Ping => {
+                            let _ = driver.queue(keepalive::PING);
+                            continue;
+                        }
+                        Due::Unanswered => {
+                            let _ = driver.queue(keepalive::CLOSE);
+                            give_up(stream, driver, close.start());
+                            return Err(Error::Io(pinger.error()));
+                        }
+                    }
+                }
                 let lingering = driver.is_lingering();
                 let armed = deadline.map_or(Ok(()), |d| d.arm(stream));
                 let read = match armed {
@@ -863,6 +891,8 @@ fn run<S: Transport, U>(
                 match read {
                     Ok(n) => driver.input_filled(n),
                     Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                    // The wait for the next keepalive step is over.
+                    Err(e) if pinging && resumable(&e) => {}
                     // The drain ends however the transport does.
                     Err(_) if lingering => driver.stop_lingering(),
                     Err(e) => return Err(io_error(stream, driver, e)),
@@ -898,6 +928,23 @@ fn run<S: Transport, U>(
             }
         }
     }
+}
+
+/// Writes what is queued (our close) as far as `deadline` allows, then ends
+/// the transport: the peer has stopped answering.
+fn give_up<S: Transport>(stream: &mut S, driver: &mut StdDriver, deadline: Deadline) {
+    if deadline.arm(stream).is_ok() {
+        while driver.has_pending_output() {
+            match stream.write(driver.pending_output()) {
+                Ok(n) if n > 0 => driver.output_written(n),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                _ => break,
+            }
+        }
+        let _ = stream.flush();
+    }
+    driver.shut_down();
+    let _ = stream.close_transport();
 }
 
 /// The closing handshake's deadline passed (`error`, or the error setting

@@ -279,6 +279,9 @@ struct Reading<S> {
     close: CloseClock,
     /// Bytes still to drain after a failure ([`Driver::linger`]).
     linger: usize,
+    /// The keepalive to resume after [`ReadHalf::reunite`] (a read half
+    /// does not ping yet).
+    keepalive: Option<super::Keepalive>,
 }
 
 /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
@@ -366,6 +369,7 @@ impl<S: TrySplit> WebSocket<S> {
                 path: Arc::clone(&path),
                 close: self.close,
                 linger,
+                keepalive: self.pinger.map(|p| p.keepalive()),
             },
             assembler: self.assembler,
             subprotocol: self.subprotocol,
@@ -607,6 +611,7 @@ impl<S: Transport> ReadHalf<S> {
             driver,
             assembler: self.assembler,
             close: reading.close,
+            pinger: reading.keepalive.map(super::keepalive::Pinger::new),
             broken: st.broken,
             subprotocol: self.subprotocol,
         })
