@@ -75,6 +75,8 @@ pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
 pub(crate) use tls::server_name;
 #[cfg(feature = "tls")]
 pub use tls::{TlsStream, accept_tls, default_client_config};
+#[cfg(feature = "tokio")]
+pub(crate) use transport::set_tcp_keepalive;
 pub use transport::{MaybeTlsStream, Plain, Transport};
 
 use crate::close::CloseCode;
