@@ -180,11 +180,11 @@ pub struct Keepalive {
 /// `TCP_KEEPCNT`): wsock then goes on without it rather than fail a
 /// connection that works (the settings before it stay set);
 /// [`Transport::set_tcp_keepalive`] returns the error for those who want
-/// it. Times are whole seconds, at least 1 (shorter ones are rounded up),
-/// and `retries` at least 1. The interval and the count are set on Linux,
-/// Android, macOS and iOS, FreeBSD, NetBSD, DragonFly, illumos, Fuchsia and
-/// Windows; elsewhere only `idle` is (OpenBSD: not even that), and the
-/// system's own values apply.
+/// it. Times count in whole seconds (a fraction is dropped, less than 1 s
+/// becomes 1 s), and `retries` is at least 1. The interval and the count
+/// are set on Linux, Android, macOS and iOS, FreeBSD, NetBSD, DragonFly,
+/// illumos, Fuchsia and Windows; elsewhere only `idle` is (OpenBSD and
+/// Haiku: not even that), and the system's own values apply.
 ///
 /// ```
 /// use std::time::Duration;
