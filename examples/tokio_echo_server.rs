@@ -11,7 +11,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use wsock::tokio::{Error, Message, WebSocket, accept_with};
+use wsock::tokio::{Error, Message, WebSocket, accept_with, set_tcp_keepalive};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -65,7 +65,12 @@ async fn refuse_busy(mut stream: TcpStream) {
 /// Serves one connection; returns the line to log.
 async fn handle(stream: TcpStream) -> String {
     let _ = stream.set_nodelay(true);
-    let mut ws = match accept_with(stream, contract::options(), contract::decide).await {
+    let options = contract::options();
+    // TCP keepalive (on by default): a client that vanished without a FIN
+    // is found in about 2 minutes. `accept_with` takes any stream, so the
+    // socket is ours to set; the blocking `accept_with` does it itself.
+    let _ = set_tcp_keepalive(&stream, &options);
+    let mut ws = match accept_with(stream, options, contract::decide).await {
         Ok(ws) => ws,
         Err(e) => return format!("handshake failed: {e}"),
     };

@@ -22,6 +22,14 @@ mod loopback;
 mod raw_client;
 use loopback::server;
 use raw_client::{UPGRADE_REQUEST, check_linger, endless_frame_header, send_too_much_and_read};
+#[cfg(target_os = "linux")]
+#[path = "support/tcp_keepalive.rs"]
+mod tcp_keepalive;
+#[cfg(target_os = "linux")]
+use {
+    socket2::SockRef,
+    tcp_keepalive::{CUSTOM, DEFAULT, keepalive_of},
+};
 
 /// Echoes until the connection ends; returns the close frame received.
 fn echo(ws: &mut WebSocket<TcpStream>) -> Result<Option<CloseFrame>, Error> {
@@ -905,6 +913,12 @@ fn tls_round_trip() {
             Ok(Acceptance::default())
         })
         .unwrap();
+        // Keepalive reaches the socket under TLS.
+        #[cfg(target_os = "linux")]
+        assert_eq!(
+            keepalive_of(SockRef::from(&ws.get_ref().sock)),
+            Some(DEFAULT)
+        );
         loop {
             match ws.read() {
                 Ok(Message::Text(t)) => ws.write(Outgoing::Text(&t)).unwrap(),
@@ -918,6 +932,11 @@ fn tls_round_trip() {
         .tls_config(client_config)
         .connect()
         .unwrap();
+    #[cfg(target_os = "linux")]
+    assert_eq!(
+        keepalive_of(SockRef::from(ws.get_ref().tcp())),
+        Some(DEFAULT)
+    );
     ws.send(Message::Text("over TLS".into())).unwrap();
     assert_eq!(ws.read().unwrap(), Message::Text("over TLS".into()));
     ws.close(CloseCode::NORMAL, "").unwrap();
@@ -952,6 +971,40 @@ fn tls_untrusted_certificate_fails() {
     // The server sees the client's alert as a TLS error too.
     let server_err = handle.join().unwrap();
     assert!(matches!(server_err, Some(Error::Tls(_))), "{server_err:?}");
+}
+
+/// A connected and an accepted socket get TCP keepalive without the user
+/// doing anything: 60 s idle, 10 s between probes, 6 probes.
+#[cfg(target_os = "linux")]
+#[test]
+fn tcp_keepalive_is_on_by_default_on_both_ends() {
+    let (addr, handle) = server(|tcp| keepalive_of(SockRef::from(accept(tcp).unwrap().get_ref())));
+    let ws = connect(&format!("ws://{addr}/")).unwrap();
+    assert_eq!(
+        keepalive_of(SockRef::from(ws.get_ref().tcp())),
+        Some(DEFAULT)
+    );
+    assert_eq!(handle.join().unwrap(), Some(DEFAULT));
+}
+
+/// `Options::tcp_keepalive` sets the values on both ends; `None` leaves
+/// keepalive off.
+#[cfg(target_os = "linux")]
+#[test]
+fn tcp_keepalive_follows_the_options() {
+    for setting in [Some(CUSTOM), None] {
+        let options = Options::new().tcp_keepalive(setting);
+        let (addr, handle) = server(move |tcp| {
+            let ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+            keepalive_of(SockRef::from(ws.get_ref()))
+        });
+        let ws = ClientBuilder::new(&format!("ws://{addr}/"))
+            .options(options)
+            .connect()
+            .unwrap();
+        assert_eq!(keepalive_of(SockRef::from(ws.get_ref().tcp())), setting);
+        assert_eq!(handle.join().unwrap(), setting);
+    }
 }
 
 /// Errors name what failed: the URL as given, the address that refused.

@@ -9,13 +9,21 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsock::tokio::{
     Acceptance, ClientBuilder, Error, MaybeTlsStream, Message, Options, WebSocket, accept,
-    accept_with, connect,
+    accept_with, connect, set_tcp_keepalive,
 };
 use wsock::{CloseCode, Config, State};
 
 #[path = "support/raw_client.rs"]
 mod raw_client;
 use raw_client::{UPGRADE_REQUEST, check_linger, endless_frame_header, send_too_much_and_read};
+#[cfg(target_os = "linux")]
+#[path = "support/tcp_keepalive.rs"]
+mod tcp_keepalive;
+#[cfg(target_os = "linux")]
+use {
+    socket2::SockRef,
+    tcp_keepalive::{CUSTOM, DEFAULT, keepalive_of},
+};
 
 /// A listener on a free loopback port and its `ws://` URL.
 async fn listen() -> (TcpListener, String) {
@@ -518,4 +526,34 @@ async fn connect_errors_name_the_url_and_the_address() {
         err.to_string().contains(&format!("127.0.0.1:{port}")),
         "{err}"
     );
+}
+
+/// `connect` turns TCP keepalive on (60 s idle, 10 s between probes, 6
+/// probes by default, or the options' values), and so does
+/// `set_tcp_keepalive` on an accepted socket; `None` leaves it off.
+#[cfg(target_os = "linux")]
+#[tokio::test]
+async fn tcp_keepalive_on_connected_and_accepted_sockets() {
+    for (options, expected) in [
+        (Options::new(), Some(DEFAULT)),
+        (Options::new().tcp_keepalive(Some(CUSTOM)), Some(CUSTOM)),
+        (Options::new().tcp_keepalive(None), None),
+    ] {
+        let (listener, url) = listen().await;
+        let server = tokio::spawn(async move {
+            let (tcp, _) = listener.accept().await.unwrap();
+            set_tcp_keepalive(&tcp, &options).unwrap();
+            let ws = accept_with(tcp, options, |_| Ok(Acceptance::default()))
+                .await
+                .unwrap();
+            keepalive_of(SockRef::from(ws.get_ref()))
+        });
+        let ws = ClientBuilder::new(&url)
+            .options(options)
+            .connect()
+            .await
+            .unwrap();
+        assert_eq!(keepalive_of(SockRef::from(ws.get_ref().tcp())), expected);
+        assert_eq!(server.await.unwrap(), expected);
+    }
 }

@@ -4,7 +4,7 @@
 use super::deadline::Deadline;
 use super::rng::MaskRng;
 use super::transport::{MaybeTlsStream, Transport};
-use super::{Error, Options, Phase, WebSocket, read_more, write_all};
+use super::{Error, Options, Phase, WebSocket, read_more, start_tcp_keepalive, write_all};
 use crate::config::Role;
 use crate::handshake::client::{ClientHandshake, ClientRequest};
 use crate::handshake::{EMPTY_HEADER, HandshakeError, Url};
@@ -128,12 +128,16 @@ impl<'a> ClientBuilder<'a> {
     }
 }
 
-/// Runs the client handshake on an already-connected stream.
+/// Runs the client handshake on an already-connected stream, after turning
+/// on [`Options::tcp_keepalive`] (on by default; see
+/// [`Transport::set_tcp_keepalive`]; the handshake goes on if the system
+/// refuses it).
 pub fn client<S: Transport>(
     mut stream: S,
     request: &ClientRequest<'_>,
     options: Options,
 ) -> Result<WebSocket<S>, Error> {
+    start_tcp_keepalive(&mut stream, &options);
     let mut rng = MaskRng::from_os()?;
     let handshake =
         ClientHandshake::new(*request, &mut rng).max_header_bytes(options.max_header_bytes);

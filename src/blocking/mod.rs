@@ -77,6 +77,8 @@ pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
 pub(crate) use tls::server_name;
 #[cfg(feature = "tls")]
 pub use tls::{TlsStream, accept_tls, default_client_config};
+#[cfg(feature = "tokio")]
+pub(crate) use transport::set_tcp_keepalive;
 pub use transport::{MaybeTlsStream, Plain, Transport};
 
 use crate::close::CloseCode;
@@ -122,6 +124,13 @@ pub struct Options {
     /// then follows the pings (a read timeout set on the transport is not
     /// kept); a split read half does not ping yet.
     pub keepalive: Option<Keepalive>,
+    /// TCP keepalive on the sockets wsock connects and accepts (default on:
+    /// 60 s idle, then a probe every 10 s, 6 probes, so a peer that vanished
+    /// without a FIN or RST is found 60 + 6 × 10 = 120 s after it last sent
+    /// anything); `None` leaves the socket as it is. See [`TcpKeepalive`]
+    /// for what it finds and where it applies. Not to be confused with
+    /// [`keepalive`](Options::keepalive), the WebSocket pings.
+    pub tcp_keepalive: Option<TcpKeepalive>,
 }
 
 /// Keepalive pings: see [`Options::keepalive`].
@@ -149,6 +158,79 @@ pub struct Keepalive {
     pub timeout: Duration,
 }
 
+/// TCP keepalive (`SO_KEEPALIVE`): see [`Options::tcp_keepalive`].
+///
+/// Once a connection has been silent for `idle`, the operating system sends
+/// a probe every `interval`, and after `retries` unanswered probes it ends
+/// the connection: the read waiting on it fails with an `Io` error
+/// (`TimedOut` on Linux). The default, 60 s + 6 × 10 s, finds a dead peer
+/// in about 2 minutes. It finds a peer that vanished without a FIN or RST
+/// (powered off, unplugged, a NAT or firewall that forgot the connection),
+/// which would otherwise hold the connection, its thread or task and its
+/// buffers forever; it does not find a live peer that stopped reading (its
+/// TCP stack still answers the probes): that is the job of the WebSocket
+/// [`Keepalive`] pings. Nor does it run while data we wrote waits to be
+/// acknowledged: then the system's retransmission limit applies (about
+/// 15 minutes on Linux).
+///
+/// Where it applies: sockets wsock makes (`connect`, on both adapters), and
+/// streams given to the blocking [`client`], [`accept`], [`accept_with`] and
+/// `accept_tls`, through [`Transport::set_tcp_keepalive`] (TCP, and TLS over
+/// TCP; other transports ignore it). The tokio `accept` functions take any
+/// stream and cannot reach its socket: call
+/// `wsock::tokio::set_tcp_keepalive` on the accepted `TcpStream`.
+///
+/// The system may refuse a setting (e.g. a sandbox without
+/// `TCP_KEEPCNT`): wsock then goes on without it rather than fail a
+/// connection that works (the settings before it stay set);
+/// [`Transport::set_tcp_keepalive`] returns the error for those who want
+/// it. Times count in whole seconds (a fraction is dropped, less than 1 s
+/// becomes 1 s), and `retries` is at least 1. The interval and the count
+/// are set on Linux, Android, macOS and iOS, FreeBSD, NetBSD, DragonFly,
+/// illumos, Fuchsia and Windows; elsewhere only `idle` is (OpenBSD and
+/// Haiku: not even that), and the system's own values apply.
+///
+/// ```
+/// use std::time::Duration;
+/// use wsock::blocking::{Options, TcpKeepalive};
+/// // Find a dead peer within 30 s: 15 s idle, then 3 probes 5 s apart.
+/// let options = Options::new().tcp_keepalive(Some(TcpKeepalive {
+///     idle: Duration::from_secs(15),
+///     interval: Duration::from_secs(5),
+///     retries: 3,
+/// }));
+/// assert_eq!(Options::new().tcp_keepalive, Some(TcpKeepalive::new()));
+/// # let _ = options;
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TcpKeepalive {
+    /// Silence before the first probe (`TCP_KEEPIDLE`; default 60 s).
+    pub idle: Duration,
+    /// Time between probes (`TCP_KEEPINTVL`; default 10 s).
+    pub interval: Duration,
+    /// Unanswered probes before the connection is ended (`TCP_KEEPCNT`;
+    /// default 6).
+    pub retries: u32,
+}
+
+impl TcpKeepalive {
+    /// The defaults: 60 s idle, a probe every 10 s, 6 probes (a dead peer
+    /// is found after 60 + 6 × 10 = 120 s).
+    pub const fn new() -> Self {
+        TcpKeepalive {
+            idle: Duration::from_secs(60),
+            interval: Duration::from_secs(10),
+            retries: 6,
+        }
+    }
+}
+
+impl Default for TcpKeepalive {
+    fn default() -> Self {
+        TcpKeepalive::new()
+    }
+}
+
 impl Options {
     /// The defaults.
     pub const fn new() -> Self {
@@ -161,6 +243,7 @@ impl Options {
             close_timeout: Some(Duration::from_secs(5)),
             write_high_water: 128 * 1024,
             keepalive: None,
+            tcp_keepalive: Some(TcpKeepalive::new()),
         }
     }
 
@@ -203,6 +286,13 @@ impl Options {
     /// Sets [`keepalive`](Options::keepalive).
     pub const fn keepalive(mut self, keepalive: Option<Keepalive>) -> Self {
         self.keepalive = keepalive;
+        self
+    }
+
+    /// Sets [`tcp_keepalive`](Options::tcp_keepalive) (`None`: wsock does
+    /// not touch the socket's keepalive).
+    pub const fn tcp_keepalive(mut self, keepalive: Option<TcpKeepalive>) -> Self {
+        self.tcp_keepalive = keepalive;
         self
     }
 
@@ -1043,6 +1133,17 @@ fn read_more<S: io::Read>(stream: &mut S, buf: &mut Vec<u8>) -> Result<(), Error
                 return Err(Error::from(e));
             }
         }
+    }
+}
+
+/// Turns on the TCP keepalive `options` ask for, before a handshake.
+fn start_tcp_keepalive<S: Transport>(stream: &mut S, options: &Options) {
+    if let Some(keepalive) = &options.tcp_keepalive {
+        // A working connection is not failed for an option the system
+        // refused (a sandbox, an exotic socket): keepalive hardens a
+        // connection, it is not what makes it work. Callers who want the
+        // error call `Transport::set_tcp_keepalive` themselves.
+        let _ = stream.set_tcp_keepalive(keepalive);
     }
 }
 

@@ -3,7 +3,7 @@
 
 use super::deadline::Deadline;
 use super::transport::Transport;
-use super::{Error, Options, Phase, WebSocket, read_more, write_all};
+use super::{Error, Options, Phase, WebSocket, read_more, start_tcp_keepalive, write_all};
 use crate::config::Role;
 use crate::handshake::EMPTY_HEADER;
 use crate::handshake::server::{Accept, Request, write_rejection};
@@ -60,6 +60,9 @@ pub fn accept<S: Transport>(stream: S) -> Result<WebSocket<S>, Error> {
 /// rejection's status and [`Error::Refused`]. Invalid requests are answered
 /// with the status their error calls for (400, 405, 426, 431).
 ///
+/// First it turns on [`Options::tcp_keepalive`] (on by default) with
+/// [`Transport::set_tcp_keepalive`], and goes on if the system refuses it.
+///
 /// ```no_run
 /// use wsock::blocking::{accept_with, Acceptance, Options};
 /// let listener = std::net::TcpListener::bind("127.0.0.1:9001")?;
@@ -78,6 +81,7 @@ where
     S: Transport,
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
 {
+    start_tcp_keepalive(&mut stream, &options);
     let deadline = Deadline::after(options.handshake_timeout, Phase::Handshake);
     let mut handshake = ServerHandshake::new(options, decide);
     loop {

@@ -1,7 +1,7 @@
 //! `wss://` over rustls (feature `tls`).
 
 use super::transport::{MaybeTlsStream, Transport};
-use super::{Acceptance, Error, Options, Rejection, WebSocket, accept_with};
+use super::{Acceptance, Error, Options, Rejection, TcpKeepalive, WebSocket, accept_with};
 use crate::handshake::server::Request;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection, ServerConfig, ServerConnection, StreamOwned};
@@ -78,7 +78,8 @@ where
     accept_with(StreamOwned::new(conn, tcp), options, decide)
 }
 
-/// TLS over TCP: timeouts on the socket; shutdown sends close_notify first.
+/// TLS over TCP: timeouts and keepalive on the socket; shutdown sends
+/// close_notify first.
 macro_rules! tls_transport {
     ($($side:ty),*) => {$(
         impl Transport for StreamOwned<$side, TcpStream> {
@@ -89,6 +90,9 @@ macro_rules! tls_transport {
                 self.conn.send_close_notify();
                 let _ = self.flush();
                 self.sock.close_transport()
+            }
+            fn set_tcp_keepalive(&mut self, keepalive: &TcpKeepalive) -> io::Result<()> {
+                self.sock.set_tcp_keepalive(keepalive)
             }
         }
     )*};

@@ -1,13 +1,15 @@
 //! What the blocking WebSocket needs from a transport: `Read + Write`, and
-//! where the transport has them, timeouts and an orderly shutdown.
+//! where the transport has them, timeouts, TCP keepalive and an orderly
+//! shutdown.
 
+use super::TcpKeepalive;
 use std::io::{self, Read, Write};
 use std::net::{Shutdown, TcpStream};
 use std::time::Duration;
 
 /// A byte stream a [`WebSocket`](super::WebSocket) runs over.
 ///
-/// Both methods have no-op defaults, so any `Read + Write` type qualifies
+/// All methods have no-op defaults, so any `Read + Write` type qualifies
 /// with an empty `impl`, or wrapped in [`Plain`] when it is not your type.
 pub trait Transport: Read + Write {
     /// Bounds every later read and write by `timeout` (`None`: no bound).
@@ -29,6 +31,51 @@ pub trait Transport: Read + Write {
     fn abort_transport(&mut self) -> io::Result<()> {
         self.close_transport()
     }
+
+    /// Turns TCP keepalive on with these settings, on the TCP socket
+    /// underneath (see [`TcpKeepalive`]). The handshakes call it with
+    /// [`Options::tcp_keepalive`](super::Options::tcp_keepalive) and go on
+    /// if it fails.
+    ///
+    /// ```no_run
+    /// use wsock::blocking::{TcpKeepalive, Transport};
+    /// let mut tcp = std::net::TcpStream::connect("127.0.0.1:9001")?;
+    /// tcp.set_tcp_keepalive(&TcpKeepalive::new())?;
+    /// # Ok::<(), std::io::Error>(())
+    /// ```
+    fn set_tcp_keepalive(&mut self, keepalive: &TcpKeepalive) -> io::Result<()> {
+        let _ = keepalive;
+        Ok(())
+    }
+}
+
+/// Sets `keepalive` on a TCP socket (std's or tokio's) with socket2.
+pub(crate) fn set_tcp_keepalive(
+    socket: socket2::SockRef<'_>,
+    keepalive: &TcpKeepalive,
+) -> io::Result<()> {
+    // Most systems count in whole seconds and refuse 0.
+    let second = Duration::from_secs(1);
+    let params = socket2::TcpKeepalive::new().with_time(keepalive.idle.max(second));
+    // Where socket2 can set them (its own cfgs, narrowed to the systems
+    // named in `TcpKeepalive`'s documentation); elsewhere the system's
+    // values apply.
+    #[cfg(any(
+        target_os = "android",
+        target_os = "dragonfly",
+        target_os = "freebsd",
+        target_os = "fuchsia",
+        target_os = "illumos",
+        target_os = "ios",
+        target_os = "linux",
+        target_os = "macos",
+        target_os = "netbsd",
+        target_os = "windows",
+    ))]
+    let params = params
+        .with_interval(keepalive.interval.max(second))
+        .with_retries(keepalive.retries.max(1));
+    socket.set_tcp_keepalive(&params)
 }
 
 impl Transport for TcpStream {
@@ -43,6 +90,10 @@ impl Transport for TcpStream {
 
     fn abort_transport(&mut self) -> io::Result<()> {
         TcpStream::shutdown(self, Shutdown::Both)
+    }
+
+    fn set_tcp_keepalive(&mut self, keepalive: &TcpKeepalive) -> io::Result<()> {
+        set_tcp_keepalive(socket2::SockRef::from(&*self), keepalive)
     }
 }
 
@@ -74,6 +125,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
     fn abort_transport(&mut self) -> io::Result<()> {
         (**self).abort_transport()
     }
+
+    fn set_tcp_keepalive(&mut self, keepalive: &TcpKeepalive) -> io::Result<()> {
+        (**self).set_tcp_keepalive(keepalive)
+    }
 }
 
 impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
@@ -87,6 +142,10 @@ impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
 
     fn abort_transport(&mut self) -> io::Result<()> {
         (**self).abort_transport()
+    }
+
+    fn set_tcp_keepalive(&mut self, keepalive: &TcpKeepalive) -> io::Result<()> {
+        (**self).set_tcp_keepalive(keepalive)
     }
 }
 
@@ -181,6 +240,13 @@ impl Transport for MaybeTlsStream {
             MaybeTlsStream::Plain(s) => s.abort_transport(),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => s.abort_transport(),
+        }
+    }
+    fn set_tcp_keepalive(&mut self, keepalive: &TcpKeepalive) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => s.set_tcp_keepalive(keepalive),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => s.set_tcp_keepalive(keepalive),
         }
     }
 }

@@ -75,7 +75,9 @@ impl<'a> ClientBuilder<'a> {
     /// Connects over TCP (and TLS for `wss://`) and runs the opening
     /// handshake; connecting, TLS and the handshake together are bounded by
     /// [`Options::handshake_timeout`]. Without the `tls` feature a
-    /// `wss://` URL fails with [`Error::TlsNotEnabled`].
+    /// `wss://` URL fails with [`Error::TlsNotEnabled`]. The socket gets
+    /// [`Options::tcp_keepalive`] (on by default; the connection goes on if
+    /// the system refuses it).
     pub async fn connect(self) -> Result<WebSocket<MaybeTlsStream>, Error> {
         let builder = self.0;
         let url = Url::parse(builder.url).map_err(|e| Error::url(builder.url, e))?;
@@ -89,6 +91,8 @@ impl<'a> ClientBuilder<'a> {
                 .map_err(|e| Error::connect(url.host, url.port, e))?;
             // WebSocket messages are latency-sensitive; the adapter batches itself.
             tcp.set_nodelay(true)?;
+            // Not fatal: see `start_tcp_keepalive` in the blocking adapter.
+            let _ = super::set_tcp_keepalive(&tcp, &options);
             let stream = match url.secure {
                 #[cfg(feature = "tls")]
                 true => super::tls::start_client(tcp, url.host, builder.tls.clone()).await?,
@@ -101,7 +105,9 @@ impl<'a> ClientBuilder<'a> {
 }
 
 /// Runs the client handshake on an already-connected stream, bounded by
-/// [`Options::handshake_timeout`].
+/// [`Options::handshake_timeout`]. `stream` may be any stream, so this does
+/// not set [`Options::tcp_keepalive`]: for a `TcpStream`, see
+/// [`set_tcp_keepalive`](super::set_tcp_keepalive).
 pub async fn client<S>(
     stream: S,
     request: &ClientRequest<'_>,

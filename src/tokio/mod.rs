@@ -80,10 +80,10 @@ mod tls;
 pub mod upgrade;
 
 pub use crate::blocking::{
-    Acceptance, CloseFrame, Error, Keepalive, Message, Options, Phase, Rejection,
+    Acceptance, CloseFrame, Error, Keepalive, Message, Options, Phase, Rejection, TcpKeepalive,
 };
 pub use client::{ClientBuilder, client, connect};
-pub use server::{accept, accept_with};
+pub use server::{accept, accept_with, set_tcp_keepalive};
 pub use split::{ReadHalf, ReuniteError, WriteHalf};
 pub use stream::MaybeTlsStream;
 #[cfg(feature = "tls")]

@@ -7,8 +7,40 @@ use crate::blocking::ServerHandshake;
 use crate::config::Role;
 use crate::handshake::server::Request;
 use ::tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use ::tokio::net::TcpStream;
+use std::io;
 
-/// Accepts every valid request, with the default options and no subprotocol.
+/// Turns on the TCP keepalive `options` ask for ([`Options::tcp_keepalive`],
+/// on by default) on an accepted socket; with `None` it does nothing.
+///
+/// [`accept`], [`accept_with`] and `accept_tls` take any stream and cannot
+/// reach the socket underneath, so a server calls this on what its
+/// listener accepted, before the handshake. [`connect`](super::connect)
+/// does it itself. The error is the system's refusal of a setting; a server
+/// may well go on without keepalive rather than drop the connection.
+///
+/// ```no_run
+/// use wsock::tokio::{accept_with, set_tcp_keepalive, Acceptance, Options};
+/// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+/// let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
+/// let options = Options::new();
+/// let (tcp, _) = listener.accept().await?;
+/// // A peer that vanishes without a FIN is found in about 2 minutes.
+/// let _ = set_tcp_keepalive(&tcp, &options);
+/// let ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).await?;
+/// # Ok(()) }
+/// ```
+pub fn set_tcp_keepalive(stream: &TcpStream, options: &Options) -> io::Result<()> {
+    match &options.tcp_keepalive {
+        Some(keepalive) => {
+            crate::blocking::set_tcp_keepalive(socket2::SockRef::from(stream), keepalive)
+        }
+        None => Ok(()),
+    }
+}
+
+/// Accepts every valid request, with the default options and no
+/// subprotocol. TCP keepalive: see [`set_tcp_keepalive`].
 pub async fn accept<S>(stream: S) -> Result<WebSocket<S>, Error>
 where
     S: AsyncRead + AsyncWrite + Unpin,
@@ -23,11 +55,16 @@ where
 /// handshake, however slowly the request trickles in, is bounded by
 /// [`Options::handshake_timeout`].
 ///
+/// `stream` may be any stream, so this cannot set
+/// [`Options::tcp_keepalive`] on its socket: for a `TcpStream`, call
+/// [`set_tcp_keepalive`] first (as below).
+///
 /// ```no_run
 /// use wsock::tokio::{accept_with, Acceptance, Options};
 /// # async fn run() -> Result<(), Box<dyn std::error::Error>> {
 /// let listener = tokio::net::TcpListener::bind("127.0.0.1:9001").await?;
 /// let (tcp, _) = listener.accept().await?;
+/// let _ = wsock::tokio::set_tcp_keepalive(&tcp, &Options::new());
 /// let ws = accept_with(tcp, Options::new(), |request| {
 ///     if request.path != "/chat" {
 ///         return Err(404.into());

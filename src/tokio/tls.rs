@@ -35,7 +35,9 @@ pub(super) async fn start_client(
 
 /// Accepts a `wss://` connection: TLS with `config`, then the WebSocket
 /// handshake as in [`accept_with`](super::accept_with). Both together are
-/// bounded by [`Options::handshake_timeout`].
+/// bounded by [`Options::handshake_timeout`]. TCP keepalive: call
+/// [`set_tcp_keepalive`](super::set_tcp_keepalive) on the accepted socket
+/// first.
 ///
 /// ```no_run
 /// use std::sync::Arc;

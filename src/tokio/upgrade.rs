@@ -47,6 +47,11 @@
 //! ```
 //!
 //! With hyper itself, serve the connection `with_upgrades()`.
+//!
+//! The TCP socket belongs to the HTTP server, so [`Options::tcp_keepalive`]
+//! is not applied here: set it where the server accepts connections (with
+//! hyper, [`set_tcp_keepalive`](super::set_tcp_keepalive) on each accepted
+//! `TcpStream`).
 
 use super::{Acceptance, Error, Options, Rejection, WebSocket};
 use crate::blocking::borrowed;
