@@ -555,27 +555,38 @@ fn keepalive_pings_free_a_silent_peer_and_keep_an_answering_one() {
     };
     let options = Options::new().keepalive(Some(keepalive));
     // Silent: a raw client that upgrades and then never reads or answers.
-    let (addr, handle) = server(move |tcp| {
-        let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
-        let started = Instant::now();
-        (ws.read(), started.elapsed())
-    });
-    let mut tcp = TcpStream::connect(&addr).unwrap();
-    tcp.write_all(UPGRADE_REQUEST).unwrap();
-    let (read, took) = handle.join().unwrap();
-    assert!(
-        matches!(&read, Err(Error::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
-        "{read:?}"
-    );
-    assert!(
-        took >= Duration::from_millis(450) && took < Duration::from_secs(3),
-        "freed after interval + timeout: {took:?}"
-    );
-    let mut received = Vec::new();
-    tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
-    let _ = tcp.read_to_end(&mut received);
-    let close = received.windows(4).any(|w| w == [0x88, w[1], 0x03, 0xF3]);
-    assert!(close, "the silent peer was sent 1011: {received:?}");
+    for split in [false, true] {
+        let (addr, handle) = server(move |tcp| {
+            let ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
+            let started = Instant::now();
+            let read = if split {
+                ws.split().unwrap().0.read()
+            } else {
+                let mut ws = ws;
+                ws.read()
+            };
+            (read, started.elapsed())
+        });
+        let mut tcp = TcpStream::connect(&addr).unwrap();
+        tcp.write_all(UPGRADE_REQUEST).unwrap();
+        let (read, took) = handle.join().unwrap();
+        assert!(
+            matches!(&read, Err(Error::Io(e)) if e.kind() == io::ErrorKind::TimedOut),
+            "split {split}: {read:?}"
+        );
+        assert!(
+            took >= Duration::from_millis(450) && took < Duration::from_secs(3),
+            "split {split}: freed after interval + timeout: {took:?}"
+        );
+        let mut received = Vec::new();
+        tcp.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+        let _ = tcp.read_to_end(&mut received);
+        let close = received.windows(4).any(|w| w == [0x88, w[1], 0x03, 0xF3]);
+        assert!(
+            close,
+            "split {split}: the silent peer was sent 1011: {received:?}"
+        );
+    }
 
     // Answering: idle for 1.5 s (several pings), then a message arrives.
     let (addr, handle) = server(move |tcp| {

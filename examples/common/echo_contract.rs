@@ -78,13 +78,22 @@ const MAX_MESSAGE: u64 = 64 << 20;
 pub const BUSY: &[u8] =
     b"HTTP/1.1 503 Service Unavailable\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
 
-/// The options of a connection: 64 MiB messages.
+/// The options of a connection: 64 MiB messages; a keepalive ping every
+/// 30 s while a read waits, answered within 30 s or the connection is
+/// dropped with 1011 (a peer that went silent, or a half-open connection,
+/// is freed within a minute); the library's handshake (10 s), close (5 s)
+/// and TCP keepalive defaults.
 pub fn options() -> Options {
-    Options::new().protocol(
-        wsock::Config::new()
-            .max_message_size(MAX_MESSAGE)
-            .max_frame_size(MAX_MESSAGE),
-    )
+    Options::new()
+        .protocol(
+            wsock::Config::new()
+                .max_message_size(MAX_MESSAGE)
+                .max_frame_size(MAX_MESSAGE),
+        )
+        .keepalive(Some(wsock::blocking::Keepalive {
+            interval: std::time::Duration::from_secs(30),
+            timeout: std::time::Duration::from_secs(30),
+        }))
 }
 
 /// The handshake decision: `echo` is selected when offered.

@@ -46,11 +46,6 @@ impl Pinger {
         }
     }
 
-    /// The settings it runs on.
-    pub(crate) fn keepalive(&self) -> Keepalive {
-        self.keepalive
-    }
-
     /// What is due now; `pongs` is the connection's count of pongs received.
     pub(crate) fn due(&mut self, pongs: u32) -> Due {
         let now = Instant::now();

@@ -122,7 +122,7 @@ pub struct Options {
     /// `timeout` of a ping, so a peer that went silent (or a half-open
     /// connection) is dropped. On the blocking adapter the read's timeout
     /// then follows the pings (a read timeout set on the transport is not
-    /// kept); a split read half does not ping yet.
+    /// kept; write timeouts are); a split read half pings as it reads.
     pub keepalive: Option<Keepalive>,
     /// TCP keepalive on the sockets wsock connects and accepts (default on:
     /// 60 s idle, then a probe every 10 s, 6 probes, so a peer that vanished
@@ -955,7 +955,7 @@ fn run<S: Transport, U>(
                 let pinging = deadline.is_none() && pinger.is_some();
                 if let (None, Some(pinger)) = (deadline, pinger.as_mut()) {
                     match pinger.due(driver.connection().receiver().pongs_received()) {
-                        Due::Wait(left) => stream.set_timeout(Some(left))?,
+                        Due::Wait(left) => stream.set_read_timeout(Some(left))?,
                         Due::Ping => {
                             let _ = driver.queue(keepalive::PING);
                             continue;

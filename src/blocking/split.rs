@@ -4,6 +4,7 @@
 //! token that one half holds at a time, outside the lock.
 
 use super::deadline::{CloseClock, Deadline};
+use super::keepalive::{self, Due, Pinger};
 use super::rng::MaskRng;
 use super::{
     Error, KEEP_WRITE_CAPACITY, Message, MessageAssembler, Phase, Step, Transport, WebSocket,
@@ -279,9 +280,8 @@ struct Reading<S> {
     close: CloseClock,
     /// Bytes still to drain after a failure ([`Driver::linger`]).
     linger: usize,
-    /// The keepalive to resume after [`ReadHalf::reunite`] (a read half
-    /// does not ping yet).
-    keepalive: Option<super::Keepalive>,
+    /// Keepalive pings, sent by the read half while it waits.
+    pinger: Option<Pinger>,
 }
 
 /// The writing half of a split [`WebSocket`]; see [`WebSocket::split`].
@@ -369,7 +369,7 @@ impl<S: TrySplit> WebSocket<S> {
                 path: Arc::clone(&path),
                 close: self.close,
                 linger,
-                keepalive: self.pinger.map(|p| p.keepalive()),
+                pinger: self.pinger,
             },
             assembler: self.assembler,
             subprotocol: self.subprotocol,
@@ -464,6 +464,10 @@ impl<S: Transport> Reading<S> {
                 }
                 return Err(self.timed_out(e));
             }
+            let pinging = state == State::Open && self.pinger.is_some();
+            if pinging && let Some(error) = self.keepalive()? {
+                return Err(error);
+            }
             match self.stream.read(&mut self.input) {
                 Ok(0) => {
                     let _ = self.path.lock().shared.receive_eof();
@@ -477,6 +481,8 @@ impl<S: Transport> Reading<S> {
                     self.in_end = n;
                 }
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                // The wait for the next keepalive step is over.
+                Err(e) if pinging && super::resumable(&e) => {}
                 // The drain ends however the transport does.
                 Err(_) if draining => self.linger = 0,
                 Err(e) => {
@@ -487,6 +493,47 @@ impl<S: Transport> Reading<S> {
                     });
                 }
             }
+        }
+    }
+
+    /// The keepalive's turn before a read on an open connection: a ping
+    /// when one is due (written now, or by the write half after its frame),
+    /// else the read's timeout is the wait for the next step; when a ping
+    /// went unanswered, a close with 1011, the transport ended and the
+    /// error to return.
+    fn keepalive(&mut self) -> Result<Option<Error>, Error> {
+        let Some(pinger) = self.pinger.as_mut() else {
+            return Ok(None);
+        };
+        let frame = match pinger.due(self.receiver.pongs_received()) {
+            Due::Wait(left) => {
+                self.stream.set_read_timeout(Some(left))?;
+                return Ok(None);
+            }
+            Due::Ping => keepalive::PING,
+            Due::Unanswered => keepalive::CLOSE,
+        };
+        let unanswered = frame == keepalive::CLOSE;
+        let error = pinger.error();
+        if unanswered {
+            // Writing our close is bounded: the peer may not read.
+            let _ = self.close.start().arm(&mut self.stream);
+        }
+        let mut st = self.path.lock();
+        let _ = st.queue_frame(frame);
+        let written = if st.take_token() {
+            drain(&self.path, &mut self.stream, st)
+        } else {
+            drop(st);
+            Ok(())
+        };
+        if unanswered {
+            drop(abort(&self.path, &mut self.stream, self.path.lock()));
+            return Ok(Some(Error::Io(error)));
+        }
+        match written {
+            Err(Error::Io(e)) => Err(self.io_error(e)),
+            _ => Ok(None),
         }
     }
 
@@ -611,7 +658,7 @@ impl<S: Transport> ReadHalf<S> {
             driver,
             assembler: self.assembler,
             close: reading.close,
-            pinger: reading.keepalive.map(super::keepalive::Pinger::new),
+            pinger: reading.pinger,
             broken: st.broken,
             subprotocol: self.subprotocol,
         })

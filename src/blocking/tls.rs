@@ -86,6 +86,9 @@ macro_rules! tls_transport {
             fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
                 self.sock.set_timeout(timeout)
             }
+            fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+                self.sock.set_read_timeout(timeout)
+            }
             fn close_transport(&mut self) -> io::Result<()> {
                 self.conn.send_close_notify();
                 let _ = self.flush();

@@ -19,6 +19,13 @@ pub trait Transport: Read + Write {
         Ok(())
     }
 
+    /// Bounds every later read by `timeout`, leaving writes as they are:
+    /// the wait for the next keepalive ping, which must not cut a big write
+    /// short. The default is [`set_timeout`](Transport::set_timeout).
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        self.set_timeout(timeout)
+    }
+
     /// Ends our side of the transport in an orderly way (TCP FIN, TLS
     /// close_notify); what the peer still sends can be read.
     fn close_transport(&mut self) -> io::Result<()> {
@@ -80,8 +87,12 @@ pub(crate) fn set_tcp_keepalive(
 
 impl Transport for TcpStream {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(timeout)?;
+        Self::set_read_timeout(self, timeout)?;
         self.set_write_timeout(timeout)
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        Self::set_read_timeout(self, timeout)
     }
 
     fn close_transport(&mut self) -> io::Result<()> {
@@ -100,8 +111,12 @@ impl Transport for TcpStream {
 #[cfg(unix)]
 impl Transport for std::os::unix::net::UnixStream {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
-        self.set_read_timeout(timeout)?;
+        Self::set_read_timeout(self, timeout)?;
         self.set_write_timeout(timeout)
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        Self::set_read_timeout(self, timeout)
     }
 
     fn close_transport(&mut self) -> io::Result<()> {
@@ -116,6 +131,10 @@ impl Transport for std::os::unix::net::UnixStream {
 impl<T: Transport + ?Sized> Transport for &mut T {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         (**self).set_timeout(timeout)
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
     }
 
     fn close_transport(&mut self) -> io::Result<()> {
@@ -134,6 +153,10 @@ impl<T: Transport + ?Sized> Transport for &mut T {
 impl<T: Transport + ?Sized> Transport for std::boxed::Box<T> {
     fn set_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
         (**self).set_timeout(timeout)
+    }
+
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        (**self).set_read_timeout(timeout)
     }
 
     fn close_transport(&mut self) -> io::Result<()> {
@@ -226,6 +249,13 @@ impl Transport for MaybeTlsStream {
             MaybeTlsStream::Plain(s) => s.set_timeout(timeout),
             #[cfg(feature = "tls")]
             MaybeTlsStream::Tls(s) => s.set_timeout(timeout),
+        }
+    }
+    fn set_read_timeout(&mut self, timeout: Option<Duration>) -> io::Result<()> {
+        match self {
+            MaybeTlsStream::Plain(s) => Transport::set_read_timeout(s, timeout),
+            #[cfg(feature = "tls")]
+            MaybeTlsStream::Tls(s) => Transport::set_read_timeout(s, timeout),
         }
     }
     fn close_transport(&mut self) -> io::Result<()> {
