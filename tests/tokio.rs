@@ -502,6 +502,32 @@ async fn a_send_after_the_peers_close_says_so() {
     server.await.unwrap();
 }
 
+/// A client sending far more than the server allows (and more than the
+/// server drains after failing) has its send fail when the server gives
+/// up: the error is the server's close, 1009, not a broken pipe.
+#[tokio::test]
+async fn a_client_whose_write_fails_reports_the_servers_close() {
+    let (listener, url) = listen().await;
+    let server = tokio::spawn(async move {
+        let (tcp, _) = listener.accept().await.unwrap();
+        let options = Options::new().protocol(Config::new().max_message_size(64 * 1024));
+        let mut ws = accept_with(tcp, options, |_| Ok(Acceptance::default()))
+            .await
+            .unwrap();
+        ws.read().await.unwrap_err()
+    });
+    let mut ws = connect(&url).await.unwrap();
+    let sent = ws.send(Message::Binary(vec![0; 256 << 20])).await;
+    assert!(
+        matches!(
+            sent,
+            Err(Error::PeerClosed(Some(CloseCode::MESSAGE_TOO_BIG)))
+        ),
+        "{sent:?}"
+    );
+    assert!(matches!(server.await.unwrap(), Error::Protocol(_)));
+}
+
 /// Errors name what failed: the URL as given, the address that refused.
 #[tokio::test]
 async fn connect_errors_name_the_url_and_the_address() {

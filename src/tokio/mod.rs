@@ -353,7 +353,26 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
                 self.driver.shut_down();
                 Error::Protocol(e)
             }
-            _ => Error::Io(error),
+            _ if crate::blocking::resumable(&error) => Error::Io(error),
+            _ => self.peer_close_or(cx, error),
+        }
+    }
+
+    /// The error for a transport that broke: the peer's close if it is
+    /// among the bytes received (what the transport already has is read,
+    /// and kept for later reads), so that a client still sending when the
+    /// server closed learns why; else `error`.
+    fn peer_close_or(&mut self, cx: &mut Context<'_>, error: io::Error) -> Error {
+        if let Some(input) = self.driver.input_buffer_mut()
+            && let Poll::Ready(Ok(n)) =
+                poll_read_lazily(&mut self.stream, cx, input, &mut self.read_size)
+            && n > 0
+        {
+            self.driver.input_filled(n);
+        }
+        match self.driver.peer_close() {
+            Some(code) => Error::PeerClosed(code),
+            None => Error::from(error),
         }
     }
 }
