@@ -404,6 +404,24 @@ impl Receiver {
     /// Feeds one chunk of received bytes.
     fn feed(&mut self, chunk: &[u8]) {
         let max_message = self.conn.config().max_message_size;
+        // What the look-ahead for a close sees in this chunk, before it is fed.
+        let receiving = self.error.is_none() && !self.conn.shared().is_receive_done();
+        let ahead = self.conn.receiver().close_ahead(chunk);
+        self.feed_chunk(chunk, max_message);
+        if let (true, Some(code)) = (receiving, ahead) {
+            let received = match self.events.last() {
+                Some(Ev::Close(close)) => close.as_ref().map(|c| c.0) == code.map(|c| c.0),
+                _ => false,
+            };
+            assert!(
+                received || self.error.is_some(),
+                "close_ahead saw a close ({code:?}) that the receiver did not deliver"
+            );
+        }
+    }
+
+    /// Feeds one chunk through the receiver, checking each event.
+    fn feed_chunk(&mut self, chunk: &[u8], max_message: u64) {
         let mut buf = chunk.to_vec();
         let (rx, _, shared) = self.conn.parts_mut();
         receive_loop(rx, shared, &mut buf, |got, _| {

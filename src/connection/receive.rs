@@ -103,8 +103,8 @@ impl Receiver {
     /// Looks ahead for the peer's close frame in received bytes that
     /// [`receive`](Receiver::receive) has not been given yet (`buffered`
     /// starts where it stopped), consuming nothing: `Some` with the close's
-    /// status code (`Some(None)` for none) when its header and code are in
-    /// `buffered`. An adapter uses it to tell a sender that the peer has
+    /// status code (`Some(None)` for none) when a whole close frame is in
+    /// `buffered` (its validity is for `receive` to judge). An adapter uses it to tell a sender that the peer has
     /// closed before the application has read that far.
     ///
     /// ```
@@ -114,7 +114,7 @@ impl Receiver {
     /// let ahead = [0x81, 0x02, b'H', b'i', 0x88, 0x02, 0x03, 0xE9];
     /// let receiver = Receiver::new();
     /// assert_eq!(receiver.close_ahead(&ahead), Some(Some(CloseCode::GOING_AWAY)));
-    /// assert_eq!(receiver.close_ahead(&ahead[..5]), None);
+    /// assert_eq!(receiver.close_ahead(&ahead[..7]), None);
     /// ```
     pub fn close_ahead(&self, buffered: &[u8]) -> Option<Option<CloseCode>> {
         if !self.decoder.is_at_frame_boundary() && self.decoder.payload_remaining() == 0 {
@@ -129,10 +129,13 @@ impl Receiver {
                 return None;
             };
             if header.opcode == OpCode::Close {
+                // The whole frame (a close's payload is at most 125 bytes).
+                let end = len.checked_add(usize::try_from(header.payload_len).ok()?)?;
+                let frame = rest.get(..end)?;
                 if header.payload_len < 2 {
                     return Some(None);
                 }
-                let code = rest.get(len..len + 2)?;
+                let code = &frame[len..len + 2];
                 let mask = header.mask.unwrap_or([0; 4]);
                 let code = u16::from_be_bytes([code[0] ^ mask[0], code[1] ^ mask[1]]);
                 return Some(Some(CloseCode(code)));
