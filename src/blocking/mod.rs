@@ -508,10 +508,12 @@ impl<S: Transport> WebSocket<S> {
         match frame.as_data() {
             Some((kind, payload, last)) if payload.len() >= KEEP_WRITE_CAPACITY => {
                 if let Err(e) = self.write_queue() {
-                    // Take the frame anyway, so that the error means one thing.
-                    self.driver
-                        .queue(frame)
-                        .map_err(|e| refused(&self.driver, e))?;
+                    if resumable(&e) {
+                        // Take the frame anyway, so that the error means one thing.
+                        self.driver
+                            .queue(frame)
+                            .map_err(|e| refused(&self.driver, e))?;
+                    }
                     return Err(self.write_failed(e));
                 }
                 self.write_through(kind, payload, last)

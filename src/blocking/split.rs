@@ -674,8 +674,11 @@ impl<S: Transport> WriteHalf<S> {
     /// go inside a frame) but its reading does not.
     ///
     /// Errors as [`WebSocket::write`]: [`Error::Send`] means nothing
-    /// changed; [`Error::Io`] (only when streaming) means the frame was
-    /// taken and its rest is queued: call [`flush`](WriteHalf::flush).
+    /// changed, [`Error::PeerClosed`] that the peer's close was received;
+    /// [`Error::Io`] after `WouldBlock` or a timeout (only when streaming)
+    /// means the frame was taken and its rest is queued: call
+    /// [`flush`](WriteHalf::flush); after any other I/O error the transport
+    /// is broken, nothing is kept and later writes fail.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         match frame.as_data() {
             Some((kind, payload, last)) if payload.len() >= KEEP_WRITE_CAPACITY => {
@@ -786,10 +789,15 @@ impl<S: Transport> WriteHalf<S> {
         // What is queued goes first.
         let (mut st, written) = write_queue(&self.path, &mut self.stream, st);
         if let Err(e) = written {
-            // Take the frame anyway, so that the error means one thing.
-            let queued = st.queue_frame(frame);
-            release(&self.path, st);
-            queued?;
+            // After a timeout, take the frame anyway, so that the error means
+            // one thing; a broken transport is not given a copy of it.
+            if matches!(&e, Error::Io(e) if super::resumable(e)) {
+                let queued = st.queue_frame(frame);
+                release(&self.path, st);
+                queued?;
+            } else {
+                release(&self.path, st);
+            }
             return Err(e);
         }
         self.piece.resize(KEEP_WRITE_CAPACITY, 0);
