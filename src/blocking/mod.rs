@@ -406,11 +406,14 @@ impl<S: Transport> WebSocket<S> {
                 .queue_payload(&payload[taken..])
                 .map_err(Error::Send)?;
             if let Err(e) = self.write_queue() {
-                // Keep the rest of the frame, so that `flush` can finish it.
-                self.grow_output(payload.len() - taken);
-                self.driver
-                    .queue_payload(&payload[taken..])
-                    .map_err(Error::Send)?;
+                // Keep the rest of the frame, so that `flush` can finish it
+                // (none when the last piece was queued: the frame is whole).
+                if taken < payload.len() {
+                    self.grow_output(payload.len() - taken);
+                    self.driver
+                        .queue_payload(&payload[taken..])
+                        .map_err(Error::Send)?;
+                }
                 return Err(e);
             }
         }
