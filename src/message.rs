@@ -217,6 +217,11 @@ impl<B: MessageBuffer> MessageAssembler<B> {
         Ok(chunk.last.then_some(chunk.kind))
     }
 
+    /// The buffer.
+    pub fn buffer(&self) -> &B {
+        &self.buf
+    }
+
     /// The buffer: after a complete message, it holds that message (an
     /// adapter may take it out instead of copying it).
     pub fn buffer_mut(&mut self) -> &mut B {

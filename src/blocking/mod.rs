@@ -48,6 +48,7 @@
 //! be woken for them. TLS streams cannot be split (one TLS session serves
 //! both directions).
 
+mod budget;
 mod client;
 mod deadline;
 mod error;
@@ -59,6 +60,8 @@ mod split;
 mod tls;
 mod transport;
 
+pub use budget::Budget;
+pub(crate) use budget::MessageVec;
 pub use client::{ClientBuilder, client, connect};
 #[cfg(feature = "tokio")]
 pub(crate) use client::{check_response, encode_request};
@@ -227,7 +230,7 @@ pub struct WebSocket<S> {
     /// The connection with its read buffer (allocated once) and its write
     /// queue (a `Vec` that grows to the largest queued frame).
     driver: Driver<MaskRng, Vec<u8>, Vec<u8>>,
-    assembler: MessageAssembler<Vec<u8>>,
+    assembler: MessageAssembler<MessageVec>,
     close_timeout: Option<Duration>,
     /// Set when [`close`](WebSocket::close) starts the closing handshake.
     close_deadline: Option<Deadline>,
@@ -254,7 +257,7 @@ impl<S: Transport> WebSocket<S> {
         Ok(WebSocket {
             stream,
             driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
-            assembler: MessageAssembler::new(Vec::new()),
+            assembler: MessageAssembler::new(MessageVec::default()),
             close_timeout: options.close_timeout,
             close_deadline: None,
             subprotocol: None,
@@ -265,7 +268,12 @@ impl<S: Transport> WebSocket<S> {
     /// frame. Pings are answered and a peer's close is replied to before this
     /// returns. After the closing handshake it returns
     /// [`Error::ConnectionClosed`].
+    ///
+    /// With a [`Budget`] ([`set_budget`](WebSocket::set_budget)), a message
+    /// that does not fit what is left of it fails the connection with 1013.
     pub fn read(&mut self) -> Result<Message, Error> {
+        // The message returned last is the caller's now.
+        self.assembler.buffer_mut().release_lent();
         let assembler = &mut self.assembler;
         let step = run(
             &mut self.stream,
@@ -354,6 +362,18 @@ impl<S: Transport> WebSocket<S> {
                     .map_ready(|r| r.map_err(ended))
             },
         )
+    }
+
+    /// Makes [`read`](WebSocket::read) assemble messages within `budget`,
+    /// shared with the other connections given a clone of it (see
+    /// [`Budget`] for what counts); `None` for no budget (the default).
+    pub fn set_budget(&mut self, budget: impl Into<Option<Budget>>) {
+        self.assembler.buffer_mut().set_budget(budget.into());
+    }
+
+    /// The budget set with [`set_budget`](WebSocket::set_budget).
+    pub fn budget(&self) -> Option<&Budget> {
+        self.assembler.buffer().budget()
     }
 
     /// True when bytes already read from the transport wait to be decoded.
@@ -658,7 +678,7 @@ impl<S: Transport> Iterator for Incoming<'_, S> {
 /// into `assembler` (the text is checked once, as it becomes a `String` in
 /// [`whole_message`]), control frames are copied out.
 #[inline]
-pub(crate) fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> Step {
+pub(crate) fn message_step(assembler: &mut MessageAssembler<MessageVec>, event: Event<'_>) -> Step {
     match event {
         Event::Data(chunk) => match assembler.collect(&chunk) {
             Ok(None) => Step::Continue,
@@ -680,7 +700,7 @@ pub(crate) fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Eve
 /// connection (the caller's loop writes its close).
 pub(crate) fn next_message(
     driver: &mut StdDriver,
-    assembler: &mut MessageAssembler<Vec<u8>>,
+    assembler: &mut MessageAssembler<MessageVec>,
 ) -> Next<Result<Step, Error>> {
     loop {
         match driver.poll_event(|event, _| message_step(assembler, event)) {
@@ -694,10 +714,10 @@ pub(crate) fn next_message(
 /// Takes the whole message out of `assembler`.
 #[inline]
 pub(crate) fn whole_message(
-    assembler: &mut MessageAssembler<Vec<u8>>,
+    assembler: &mut MessageAssembler<MessageVec>,
     kind: DataKind,
 ) -> Result<Message, Error> {
-    let bytes = core::mem::take(assembler.buffer_mut());
+    let bytes = assembler.buffer_mut().take();
     Ok(match kind {
         DataKind::Binary => Message::Binary(bytes),
         // The connection validated the text as it arrived; this check is
