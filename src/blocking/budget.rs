@@ -195,6 +195,7 @@ impl MessageVec {
     /// The `Vec`, to read into its spare capacity after a
     /// [`try_reserve`](MessageVec::try_reserve); call
     /// [`settle`](MessageVec::settle) after anything that may have grown it.
+    #[cfg(feature = "tokio")]
     pub(crate) fn vec_mut(&mut self) -> &mut Vec<u8> {
         &mut self.bytes
     }
