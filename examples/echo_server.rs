@@ -3,6 +3,19 @@
 //! The command-line contract (what it prints, how it closes) is fixed in
 //! `../shared/EXAMPLES.md`; other tools script against it. Its tokio twin is
 //! `tokio_echo_server`.
+//!
+//! Memory, worst case: each connection holds an 8 KiB read buffer, a write
+//! queue of at most 64 KiB (bigger messages are written from the message
+//! itself, in 64 KiB pieces) and a thread (2 MiB of stack reserved, a few
+//! pages of it touched). The messages being received and echoed share one
+//! [`Budget`] (`--memory-budget`, default 256 MiB): a message counts with
+//! the capacity allocated for it from its first byte until the
+//! connection's next read, after its echo is written, so a peer that sends
+//! and never reads holds its message there. A message that does not fit
+//! closes its connection with 1013. So at most
+//! `max-connections × (8 KiB + 64 KiB + touched stack) + budget`: with the
+//! defaults 256 × 72 KiB + 256 MiB ≈ 274 MiB plus the stacks' touched pages
+//! (without a budget it was 256 × 64 MiB = 16 GiB).
 
 #[path = "common/echo_contract.rs"]
 mod contract;
@@ -14,7 +27,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
 use wsock::Outgoing;
-use wsock::blocking::{Error, Message, WebSocket, accept_with};
+use wsock::blocking::{Budget, Error, Message, WebSocket, accept_with};
 
 fn main() -> ExitCode {
     let args = match contract::parse_args("echo_server", "blocking") {
@@ -30,11 +43,17 @@ fn main() -> ExitCode {
     };
     let local = listener.local_addr().map_or(args.addr, |a| a.to_string());
     println!("echo_server listening on ws://{local}");
-    serve(&listener, args.max_connections);
+    serve(
+        &listener,
+        args.max_connections,
+        &Budget::new(args.memory_budget),
+    );
     ExitCode::SUCCESS
 }
 
-fn serve(listener: &TcpListener, max_connections: usize) {
+/// Serves connections from `listener` until it fails, at most
+/// `max_connections` at once, their messages within `budget`.
+pub fn serve(listener: &TcpListener, max_connections: usize, budget: &Budget) {
     let active = Arc::new(AtomicUsize::new(0));
     let mut backoff = contract::AcceptBackoff::default();
     for stream in listener.incoming() {
@@ -56,9 +75,10 @@ fn serve(listener: &TcpListener, max_connections: usize) {
             continue;
         }
         let counter = Arc::clone(&active);
+        let budget = budget.clone();
         let name = format!("ws {peer}");
         let spawned = thread::Builder::new().name(name).spawn(move || {
-            let outcome = handle(stream);
+            let outcome = handle(stream, budget);
             counter.fetch_sub(1, Ordering::SeqCst);
             println!("{peer}: {outcome}");
         });
@@ -77,12 +97,13 @@ fn refuse_busy(mut stream: TcpStream) {
 }
 
 /// Serves one connection; returns the line to log.
-fn handle(stream: TcpStream) -> String {
+fn handle(stream: TcpStream, budget: Budget) -> String {
     let _ = stream.set_nodelay(true);
     let mut ws = match accept_with(stream, contract::options(), contract::decide) {
         Ok(ws) => ws,
         Err(e) => return format!("handshake failed: {e}"),
     };
+    ws.set_budget(budget);
     let mut echoed = 0u64;
     match echo(&mut ws, &mut echoed) {
         Ok(how) => format!("{echoed} messages echoed, {how}"),

@@ -1,6 +1,18 @@
 //! `tokio_echo_server ADDR` — `echo_server` on wsock's tokio adapter: the
 //! same command line, output and behaviour (`../shared/EXAMPLES.md`), on a
 //! multi-thread runtime with one worker per core.
+//!
+//! Memory, worst case: each connection holds a read buffer of 8 KiB (only
+//! while a read is under way), a write queue under 128 KiB (the high-water
+//! mark; messages of 16 KiB or more are written from the message itself)
+//! and its task. The messages being received and echoed share one
+//! [`Budget`] (`--memory-budget`, default 256 MiB): a message counts with
+//! the capacity allocated for it from its first byte until its echo is
+//! written out, so a peer that sends and never reads holds its message
+//! there. A message that does not fit closes its connection with 1013. So
+//! at most `max-connections × (8 KiB + 128 KiB + task) + budget`: with the
+//! defaults 256 × 136 KiB + 256 MiB ≈ 290 MiB (without a budget it was
+//! 256 × 64 MiB = 16 GiB).
 
 #[path = "common/echo_contract.rs"]
 mod contract;
@@ -11,7 +23,7 @@ use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Semaphore;
-use wsock::tokio::{Error, Message, WebSocket, accept_with, set_tcp_keepalive};
+use wsock::tokio::{Budget, Error, Message, WebSocket, accept_with, set_tcp_keepalive};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -28,11 +40,18 @@ async fn main() -> ExitCode {
     };
     let local = listener.local_addr().map_or(args.addr, |a| a.to_string());
     println!("tokio_echo_server listening on ws://{local}");
-    serve(listener, args.max_connections).await;
+    serve(
+        listener,
+        args.max_connections,
+        Budget::new(args.memory_budget),
+    )
+    .await;
     ExitCode::SUCCESS
 }
 
-async fn serve(listener: TcpListener, max_connections: usize) {
+/// Serves connections from `listener`, at most `max_connections` at once,
+/// their messages within `budget`.
+pub async fn serve(listener: TcpListener, max_connections: usize, budget: Budget) {
     let slots = Arc::new(Semaphore::new(max_connections));
     let mut backoff = contract::AcceptBackoff::default();
     loop {
@@ -49,8 +68,9 @@ async fn serve(listener: TcpListener, max_connections: usize) {
             println!("{peer}: refused: {max_connections} connections already open");
             continue;
         };
+        let budget = budget.clone();
         tokio::spawn(async move {
-            let outcome = handle(stream).await;
+            let outcome = handle(stream, budget).await;
             drop(slot);
             println!("{peer}: {outcome}");
         });
@@ -63,7 +83,7 @@ async fn refuse_busy(mut stream: TcpStream) {
 }
 
 /// Serves one connection; returns the line to log.
-async fn handle(stream: TcpStream) -> String {
+async fn handle(stream: TcpStream, budget: Budget) -> String {
     let _ = stream.set_nodelay(true);
     let options = contract::options();
     // TCP keepalive (on by default): a client that vanished without a FIN
@@ -74,6 +94,7 @@ async fn handle(stream: TcpStream) -> String {
         Ok(ws) => ws,
         Err(e) => return format!("handshake failed: {e}"),
     };
+    ws.set_budget(budget);
     let mut echoed = 0u64;
     match echo(&mut ws, &mut echoed).await {
         Ok(how) => format!("{echoed} messages echoed, {how}"),

@@ -38,6 +38,9 @@ impl CloseCode {
     pub const MANDATORY_EXTENSION: CloseCode = CloseCode(1010);
     /// 1011: an unexpected condition on the server.
     pub const INTERNAL_ERROR: CloseCode = CloseCode(1011);
+    /// 1013: try again later (IANA registry): the server is overloaded for
+    /// now, e.g. its memory budget is used up.
+    pub const TRY_AGAIN_LATER: CloseCode = CloseCode(1013);
 
     /// True if the code may be sent in a close frame (RFC 6455 §7.4.1 and the
     /// IANA registry: 1000–1003, 1007–1014, 3000–4999).

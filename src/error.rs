@@ -45,6 +45,16 @@ pub enum ProtocolError {
         /// The limit.
         max: u64,
     },
+    /// Not a rule of RFC 6455 but the endpoint's own limit: a message that
+    /// is within `max_message_size` does not fit the memory budget the
+    /// connection shares with others (1013, Try Again Later, from the IANA
+    /// registry of close codes).
+    OverBudget {
+        /// The message length so far, including the chunk that did not fit.
+        len: u64,
+        /// Bytes left in the budget when the message asked for more.
+        available: u64,
+    },
     /// §8.1: a text message is not valid UTF-8.
     InvalidUtf8,
     /// §5.5.1: a close payload of exactly one byte (too short for a code).
@@ -69,6 +79,7 @@ impl ProtocolError {
             ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
                 CloseCode::INVALID_DATA
             }
+            ProtocolError::OverBudget { .. } => CloseCode::TRY_AGAIN_LATER,
             ProtocolError::UnexpectedEof => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
         }
@@ -88,6 +99,7 @@ impl ProtocolError {
             ProtocolError::ExpectedContinuation => "expected continuation frame",
             ProtocolError::FrameTooLarge { .. } => "frame too large",
             ProtocolError::MessageTooLarge { .. } => "message too large",
+            ProtocolError::OverBudget { .. } => "server memory budget exhausted",
             ProtocolError::InvalidUtf8 => "invalid UTF-8 in text message",
             ProtocolError::TruncatedCloseCode => "close payload of one byte",
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
@@ -122,6 +134,13 @@ impl core::fmt::Display for ProtocolError {
                 write!(
                     f,
                     "message of at least {len} bytes exceeds the limit of {max}"
+                )
+            }
+            ProtocolError::OverBudget { len, available } => {
+                write!(
+                    f,
+                    "message of at least {len} bytes does not fit the memory budget shared \
+                     by connections ({available} bytes left)"
                 )
             }
             ProtocolError::InvalidCloseCode(code) => {
@@ -214,6 +233,10 @@ mod tests {
             ProtocolError::ExpectedContinuation,
             ProtocolError::FrameTooLarge { len: 2, max: 1 },
             ProtocolError::MessageTooLarge { len: 2, max: 1 },
+            ProtocolError::OverBudget {
+                len: 2,
+                available: 1,
+            },
             ProtocolError::InvalidUtf8,
             ProtocolError::TruncatedCloseCode,
             ProtocolError::InvalidCloseCode(5),
@@ -231,6 +254,14 @@ mod tests {
         assert_eq!(
             ProtocolError::MessageTooLarge { len: 2, max: 1 }.close_code(),
             CloseCode(1009)
+        );
+        assert_eq!(
+            ProtocolError::OverBudget {
+                len: 2,
+                available: 1
+            }
+            .close_code(),
+            CloseCode(1013)
         );
         assert_eq!(
             ProtocolError::ReservedOpcode(3).close_code(),

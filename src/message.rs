@@ -10,7 +10,9 @@
 //!   `max_message_size`.
 //!
 //! A message that does not fit is [`ProtocolError::MessageTooLarge`] (close
-//! code 1009): pass it to [`Connection::fail`](crate::Connection::fail).
+//! code 1009), or [`ProtocolError::OverBudget`] (1013) when the buffer says
+//! memory shared with other connections is used up for now: pass it to
+//! [`Connection::fail`](crate::Connection::fail).
 
 use crate::error::ProtocolError;
 use crate::event::{DataChunk, DataKind};
@@ -27,9 +29,20 @@ pub trait MessageBuffer {
     fn capacity_limit(&self) -> u64;
 }
 
-/// A [`MessageBuffer`] is full.
+/// A [`MessageBuffer`] cannot take more bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct CapacityExceeded;
+#[non_exhaustive]
+pub enum CapacityExceeded {
+    /// The buffer is full for good: the message is too large for it
+    /// ([`ProtocolError::MessageTooLarge`], 1009).
+    Full,
+    /// The buffer could grow, but memory it shares with other connections
+    /// is used up for now ([`ProtocolError::OverBudget`], 1013).
+    OverBudget {
+        /// Bytes left in the shared budget when the buffer asked for more.
+        available: u64,
+    },
+}
 
 /// A [`MessageBuffer`] over a caller-provided slice.
 #[derive(Debug)]
@@ -64,10 +77,13 @@ impl MessageBuffer for SliceBuffer<'_> {
         self.len = 0;
     }
     fn try_extend(&mut self, data: &[u8]) -> Result<(), CapacityExceeded> {
-        let end = self.len.checked_add(data.len()).ok_or(CapacityExceeded)?;
+        let end = self
+            .len
+            .checked_add(data.len())
+            .ok_or(CapacityExceeded::Full)?;
         self.buf
             .get_mut(self.len..end)
-            .ok_or(CapacityExceeded)?
+            .ok_or(CapacityExceeded::Full)?
             .copy_from_slice(data);
         self.len = end;
         Ok(())
@@ -85,7 +101,8 @@ impl<const N: usize> MessageBuffer for heapless::Vec<u8, N> {
         heapless::Vec::clear(self);
     }
     fn try_extend(&mut self, data: &[u8]) -> Result<(), CapacityExceeded> {
-        self.extend_from_slice(data).map_err(|_| CapacityExceeded)
+        self.extend_from_slice(data)
+            .map_err(|_| CapacityExceeded::Full)
     }
     fn bytes(&self) -> &[u8] {
         self
@@ -101,7 +118,8 @@ impl MessageBuffer for alloc::vec::Vec<u8> {
         alloc::vec::Vec::clear(self);
     }
     fn try_extend(&mut self, data: &[u8]) -> Result<(), CapacityExceeded> {
-        self.try_reserve(data.len()).map_err(|_| CapacityExceeded)?;
+        self.try_reserve(data.len())
+            .map_err(|_| CapacityExceeded::Full)?;
         self.extend_from_slice(data);
         Ok(())
     }
@@ -158,7 +176,8 @@ impl<B: MessageBuffer> MessageAssembler<B> {
     }
 
     /// Adds a chunk; returns the whole message when `chunk.last` is set.
-    /// Fails with [`ProtocolError::MessageTooLarge`] when the buffer is full.
+    /// Fails with [`ProtocolError::MessageTooLarge`] when the buffer is full
+    /// ([`ProtocolError::OverBudget`] when its shared budget is).
     pub fn push(&mut self, chunk: &DataChunk<'_>) -> Result<Option<Message<'_>>, ProtocolError> {
         let Some(kind) = self.collect(chunk)? else {
             return Ok(None);
@@ -184,13 +203,23 @@ impl<B: MessageBuffer> MessageAssembler<B> {
         if chunk.first {
             self.buf.clear();
         }
-        if self.buf.try_extend(chunk.payload).is_err() {
+        if let Err(e) = self.buf.try_extend(chunk.payload) {
             let len = self.buf.bytes().len() as u64 + chunk.payload.len() as u64;
             let max = self.buf.capacity_limit();
             self.buf.clear();
-            return Err(ProtocolError::MessageTooLarge { len, max });
+            return Err(match e {
+                CapacityExceeded::Full => ProtocolError::MessageTooLarge { len, max },
+                CapacityExceeded::OverBudget { available } => {
+                    ProtocolError::OverBudget { len, available }
+                }
+            });
         }
         Ok(chunk.last.then_some(chunk.kind))
+    }
+
+    /// The buffer.
+    pub fn buffer(&self) -> &B {
+        &self.buf
     }
 
     /// The buffer: after a complete message, it holds that message (an
@@ -254,6 +283,36 @@ mod tests {
             .unwrap_err();
         assert_eq!(err, ProtocolError::MessageTooLarge { len: 5, max: 4 });
         assert_eq!(err.close_code().0, 1009);
+    }
+
+    /// A buffer whose shared budget is spent: 1013, not 1009.
+    #[test]
+    fn over_budget_is_try_again_later() {
+        struct Spent;
+        impl MessageBuffer for Spent {
+            fn clear(&mut self) {}
+            fn try_extend(&mut self, _: &[u8]) -> Result<(), CapacityExceeded> {
+                Err(CapacityExceeded::OverBudget { available: 3 })
+            }
+            fn bytes(&self) -> &[u8] {
+                &[]
+            }
+            fn capacity_limit(&self) -> u64 {
+                u64::MAX
+            }
+        }
+        let mut a = MessageAssembler::new(Spent);
+        let err = a
+            .push(&chunk(DataKind::Binary, b"abcd", true, true))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            ProtocolError::OverBudget {
+                len: 4,
+                available: 3
+            }
+        );
+        assert_eq!(err.close_code().0, 1013);
     }
 
     #[test]

@@ -7,8 +7,8 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 use wsock::blocking::{
-    Acceptance, ClientBuilder, CloseFrame, Error, Keepalive, Message, Options, Phase, Transport,
-    WebSocket, accept, accept_with, connect,
+    Acceptance, Budget, ClientBuilder, CloseFrame, Error, Keepalive, Message, Options, Phase,
+    Transport, WebSocket, accept, accept_with, connect,
 };
 use wsock::handshake::HandshakeError;
 use wsock::{CloseCode, Config, Outgoing, ProtocolError, State};
@@ -614,6 +614,102 @@ fn keepalive_pings_free_a_silent_peer_and_keep_an_answering_one() {
     );
     let pings = reading.join().unwrap();
     assert!(pings >= 4, "pinged every 200 ms while idle: {pings}");
+}
+
+/// Serves connections on one budget, each in its thread with [`echo`];
+/// each connection's outcome goes to the channel, in the order they end.
+fn budget_server(
+    budget: &Budget,
+) -> (
+    String,
+    std::sync::mpsc::Receiver<Result<Option<CloseFrame>, Error>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap().to_string();
+    let (done, outcomes) = std::sync::mpsc::channel();
+    let budget = budget.clone();
+    thread::spawn(move || {
+        for tcp in listener.incoming() {
+            let tcp = tcp.unwrap();
+            tcp.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
+            let (budget, done) = (budget.clone(), done.clone());
+            thread::spawn(move || {
+                let mut ws = accept(tcp).unwrap();
+                ws.set_budget(budget);
+                let _ = done.send(echo(&mut ws));
+            });
+        }
+    });
+    (addr, outcomes)
+}
+
+/// Waits until `budget` has `at_least` bytes taken.
+fn wait_until_used(budget: &Budget, at_least: usize) {
+    let start = Instant::now();
+    while budget.used() < at_least {
+        assert!(start.elapsed() < Duration::from_secs(10), "{budget:?}");
+        thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Two connections share a 1 MiB budget: while one holds half of it in
+/// a message under way, the other's 700 KiB message does not fit and gets
+/// 1013 (the first one's message, within budget, is echoed); once the
+/// first message is released, a 900 KiB message fits again.
+#[test]
+fn a_message_over_the_shared_budget_gets_1013() {
+    let budget = Budget::new(1 << 20);
+    let (addr, outcomes) = budget_server(&budget);
+    let url = format!("ws://{addr}/");
+    let fragment = |last| Outgoing::Fragment {
+        kind: wsock::DataKind::Binary,
+        payload: &[7; 400 << 10],
+        last,
+    };
+    // A's first 400 KiB: its buffer holds 512 KiB of the budget.
+    let mut a = connect(&url).unwrap();
+    a.send_frame(fragment(false)).unwrap();
+    wait_until_used(&budget, 400 << 10);
+
+    // B's message: the server fails it half way, so B's write may fail
+    // (the server ends TCP): B writes from a thread and reads meanwhile.
+    let (mut b, mut b_writer) = connect(&url).unwrap().split().unwrap();
+    let writing = thread::spawn(move || b_writer.send(Message::Binary(vec![1; 700 << 10])));
+    let frame = CloseFrame {
+        code: CloseCode(1013),
+        reason: "server memory budget exhausted".into(),
+    };
+    assert_eq!(b.read().unwrap(), Message::Close(Some(frame)));
+    let _ = writing.join().unwrap();
+    assert!(matches!(
+        outcomes.recv_timeout(Duration::from_secs(10)).unwrap(),
+        Err(Error::Protocol(ProtocolError::OverBudget { .. }))
+    ));
+
+    // A's message ends within its budget and is echoed.
+    a.send_frame(fragment(true)).unwrap();
+    assert_eq!(a.read().unwrap(), Message::Binary(vec![7; 800 << 10]));
+    a.close(CloseCode::NORMAL, "").unwrap();
+    assert!(
+        outcomes
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(budget.used(), 0, "all given back");
+
+    // All of it is there for the next connection.
+    let mut c = connect(&url).unwrap();
+    c.send(Message::Binary(vec![2; 900 << 10])).unwrap();
+    assert_eq!(c.read().unwrap(), Message::Binary(vec![2; 900 << 10]));
+    c.close(CloseCode::NORMAL, "").unwrap();
+    assert!(
+        outcomes
+            .recv_timeout(Duration::from_secs(10))
+            .unwrap()
+            .is_ok()
+    );
+    assert_eq!(budget.used(), 0);
 }
 
 /// An in-memory transport that misbehaves the way real ones may: short

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use wsock::tokio::{
-    Acceptance, ClientBuilder, Error, MaybeTlsStream, Message, Options, WebSocket, accept,
+    Acceptance, Budget, ClientBuilder, Error, MaybeTlsStream, Message, Options, WebSocket, accept,
     accept_with, connect, set_tcp_keepalive,
 };
 use wsock::{CloseCode, Config, State};
@@ -255,6 +255,99 @@ async fn a_message_over_the_limit_closes_with_1009() {
     assert!(matches!(ws.read().await, Err(Error::ConnectionClosed)));
     let err = server.await.unwrap().unwrap_err();
     assert!(matches!(err, Error::Protocol(_)), "{err}");
+}
+
+/// Serves connections on one budget, each echoing in its own task; each
+/// connection's outcome goes to the channel, in the order they end.
+async fn budget_server(
+    budget: &Budget,
+) -> (String, tokio::sync::mpsc::Receiver<Result<(), Error>>) {
+    let (listener, url) = listen().await;
+    let (done, outcomes) = tokio::sync::mpsc::channel(8);
+    let budget = budget.clone();
+    tokio::spawn(async move {
+        loop {
+            let (tcp, _) = listener.accept().await.unwrap();
+            let (budget, done) = (budget.clone(), done.clone());
+            tokio::spawn(async move {
+                let mut ws = accept(tcp).await.unwrap();
+                ws.set_budget(budget);
+                let outcome = async {
+                    loop {
+                        match ws.read().await {
+                            Ok(m @ (Message::Text(_) | Message::Binary(_))) => ws.feed(m).await?,
+                            Ok(_) => {}
+                            Err(Error::ConnectionClosed) => return Ok(()),
+                            Err(e) => return Err(e),
+                        }
+                    }
+                };
+                let _ = done.send(outcome.await).await;
+            });
+        }
+    });
+    (url, outcomes)
+}
+
+/// The tokio twin of the blocking test: two connections share a 1 MiB
+/// budget (big frames are read straight into the message, and that
+/// takes from the budget too); the one that does not fit gets 1013; once
+/// the other's message is released, a 900 KiB message fits again.
+#[tokio::test]
+async fn a_message_over_the_shared_budget_gets_1013() {
+    let budget = Budget::new(1 << 20);
+    let (url, mut outcomes) = budget_server(&budget).await;
+    let fragment = |last| wsock::Outgoing::Fragment {
+        kind: wsock::DataKind::Binary,
+        payload: &[7; 400 << 10],
+        last,
+    };
+    let mut a = connect(&url).await.unwrap();
+    a.write(fragment(false)).unwrap();
+    a.flush().await.unwrap();
+    let start = Instant::now();
+    while budget.used() < 400 << 10 {
+        assert!(start.elapsed() < Duration::from_secs(10), "{budget:?}");
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    // The server fails B's message half way and ends TCP, so B writes
+    // from a task (its write may fail) and reads meanwhile.
+    let (mut b, mut b_writer) = connect(&url).await.unwrap().split();
+    let writing = tokio::spawn(async move {
+        let _ = b_writer.send(Message::Binary(vec![1; 700 << 10])).await;
+    });
+    match b.read().await.unwrap() {
+        Message::Close(Some(frame)) => {
+            assert_eq!(frame.code, CloseCode(1013));
+            assert_eq!(frame.reason, "server memory budget exhausted");
+        }
+        other => panic!("expected close 1013, got {other:?}"),
+    }
+    // Reading on sends the close reply the server waits for.
+    assert!(matches!(b.read().await, Err(Error::ConnectionClosed)));
+    writing.await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await;
+    assert!(matches!(
+        outcome.unwrap().unwrap(),
+        Err(Error::Protocol(wsock::ProtocolError::OverBudget { .. }))
+    ));
+
+    a.write(fragment(true)).unwrap();
+    a.flush().await.unwrap();
+    assert_eq!(a.read().await.unwrap(), Message::Binary(vec![7; 800 << 10]));
+    a.close(CloseCode::NORMAL, "").await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await;
+    assert!(outcome.unwrap().unwrap().is_ok());
+    assert_eq!(budget.used(), 0, "all given back");
+
+    let mut c = connect(&url).await.unwrap();
+    c.send(Message::Binary(vec![2; 900 << 10])).await.unwrap();
+    assert_eq!(c.read().await.unwrap(), Message::Binary(vec![2; 900 << 10]));
+    c.close(CloseCode::NORMAL, "").await.unwrap();
+    let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await;
+    assert!(outcome.unwrap().unwrap().is_ok());
+    assert_eq!(budget.used(), 0);
 }
 
 #[tokio::test]

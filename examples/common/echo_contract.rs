@@ -11,17 +11,21 @@ use wsock::handshake::server::Request;
 pub fn usage(name: &str, adapter: &str) -> String {
     format!(
         "\
-Usage: {name} [--max-connections N] ADDR
+Usage: {name} [--max-connections N] [--memory-budget MIB] ADDR
 
 A WebSocket echo server on wsock's {adapter} adapter.
 
   ADDR                 address to listen on, e.g. 127.0.0.1:9001
   --max-connections N  connections served at once (default 256); more are
                        refused with HTTP 503
+  --memory-budget MIB  memory for the messages being received and echoed,
+                       shared by all connections (default 256); a message
+                       that does not fit closes its connection with 1013
   --help               print this help
 
 Echoes every text message as text and every binary message as binary, byte
-for byte, up to 64 MiB per message (bigger: close 1009). A text message
+for byte, up to 64 MiB per message (bigger: close 1009) while the memory
+budget lasts (else: close 1013, try again later). A text message
 `!close CODE REASON` is not echoed: the server starts the closing handshake
 with that code and reason. Selects the subprotocol `echo` when offered and
 declines every other subprotocol and every extension. Answers pings, echoes a
@@ -34,13 +38,19 @@ connection."
 pub struct Args {
     pub addr: String,
     pub max_connections: usize,
+    /// `--memory-budget`, in bytes.
+    pub memory_budget: usize,
 }
+
+/// The memory budget's default: 256 MiB for all connections' messages.
+pub const DEFAULT_MEMORY_BUDGET: usize = 256 << 20;
 
 /// Parses the command line; on `--help` or an error, the exit code.
 pub fn parse_args(name: &str, adapter: &str) -> Result<Args, ExitCode> {
     let mut args = std::env::args().skip(1);
     let mut addr = None;
     let mut max_connections = 256usize;
+    let mut memory_budget = DEFAULT_MEMORY_BUDGET;
     let usage_error = |message: &str| {
         eprintln!("{name}: {message}\n\n{}", usage(name, adapter));
         ExitCode::from(2)
@@ -55,6 +65,16 @@ pub fn parse_args(name: &str, adapter: &str) -> Result<Args, ExitCode> {
                 Some(n) if n > 0 => max_connections = n,
                 _ => return Err(usage_error("--max-connections needs a positive number")),
             },
+            "--memory-budget" => match args.next().and_then(|n| n.parse::<usize>().ok()) {
+                Some(mib) if mib > 0 && mib.checked_mul(1 << 20).is_some() => {
+                    memory_budget = mib << 20;
+                }
+                _ => {
+                    return Err(usage_error(
+                        "--memory-budget needs a positive number of MiB",
+                    ));
+                }
+            },
             other if other.starts_with('-') => {
                 return Err(usage_error(&format!("unknown option {other}")));
             }
@@ -66,6 +86,7 @@ pub fn parse_args(name: &str, adapter: &str) -> Result<Args, ExitCode> {
         Some(addr) => Ok(Args {
             addr,
             max_connections,
+            memory_budget,
         }),
         None => Err(usage_error("missing ADDR")),
     }

@@ -48,6 +48,7 @@
 //! be woken for them. TLS streams cannot be split (one TLS session serves
 //! both directions).
 
+mod budget;
 mod client;
 mod deadline;
 mod error;
@@ -60,6 +61,8 @@ mod split;
 mod tls;
 mod transport;
 
+pub use budget::Budget;
+pub(crate) use budget::MessageVec;
 pub use client::{ClientBuilder, client, connect};
 #[cfg(feature = "tokio")]
 pub(crate) use client::{check_response, encode_request};
@@ -321,7 +324,7 @@ pub struct WebSocket<S> {
     /// The connection with its read buffer (allocated once) and its write
     /// queue (a `Vec` that grows to the largest queued frame).
     driver: Driver<MaskRng, Vec<u8>, Vec<u8>>,
-    assembler: MessageAssembler<Vec<u8>>,
+    assembler: MessageAssembler<MessageVec>,
     /// The closing handshake's deadline, started when the connection
     /// stops being open.
     close: CloseClock,
@@ -352,7 +355,7 @@ impl<S: Transport> WebSocket<S> {
         Ok(WebSocket {
             stream,
             driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
-            assembler: MessageAssembler::new(Vec::new()),
+            assembler: MessageAssembler::new(MessageVec::default()),
             close: CloseClock::new(options.close_timeout),
             pinger: options.keepalive.map(Pinger::new),
             broken: None,
@@ -364,7 +367,12 @@ impl<S: Transport> WebSocket<S> {
     /// frame. Pings are answered and a peer's close is replied to before this
     /// returns. After the closing handshake it returns
     /// [`Error::ConnectionClosed`].
+    ///
+    /// With a [`Budget`] ([`set_budget`](WebSocket::set_budget)), a message
+    /// that does not fit what is left of it fails the connection with 1013.
     pub fn read(&mut self) -> Result<Message, Error> {
+        // The message returned last is the caller's now.
+        self.assembler.buffer_mut().release_lent();
         let assembler = &mut self.assembler;
         let step = run(
             &mut self.stream,
@@ -469,6 +477,18 @@ impl<S: Transport> WebSocket<S> {
         )
     }
 
+    /// Makes [`read`](WebSocket::read) assemble messages within `budget`,
+    /// shared with the other connections given a clone of it (see
+    /// [`Budget`] for what counts); `None` for no budget (the default).
+    pub fn set_budget(&mut self, budget: impl Into<Option<Budget>>) {
+        self.assembler.buffer_mut().set_budget(budget.into());
+    }
+
+    /// The budget set with [`set_budget`](WebSocket::set_budget).
+    pub fn budget(&self) -> Option<&Budget> {
+        self.assembler.buffer().budget()
+    }
+
     /// True when bytes already read from the transport wait to be decoded.
     pub fn has_buffered_input(&self) -> bool {
         self.driver.has_input()
@@ -543,8 +563,9 @@ impl<S: Transport> WebSocket<S> {
                 .queue_payload(&payload[taken..])
                 .map_err(Error::Send)?;
             if let Err(e) = self.write_queue() {
-                if resumable(&e) {
-                    // Keep the rest of the frame, so that `flush` can finish it.
+                // Keep the rest of the frame, so that `flush` can finish it
+                // (none when the last piece was queued: the frame is whole).
+                if resumable(&e) && taken < payload.len() {
                     self.grow_output(payload.len() - taken);
                     self.driver
                         .queue_payload(&payload[taken..])
@@ -843,7 +864,7 @@ impl<S: Transport> Iterator for Incoming<'_, S> {
 /// into `assembler` (the text is checked once, as it becomes a `String` in
 /// [`whole_message`]), control frames are copied out.
 #[inline]
-pub(crate) fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Event<'_>) -> Step {
+pub(crate) fn message_step(assembler: &mut MessageAssembler<MessageVec>, event: Event<'_>) -> Step {
     match event {
         Event::Data(chunk) => match assembler.collect(&chunk) {
             Ok(None) => Step::Continue,
@@ -865,7 +886,7 @@ pub(crate) fn message_step(assembler: &mut MessageAssembler<Vec<u8>>, event: Eve
 /// connection (the caller's loop writes its close).
 pub(crate) fn next_message(
     driver: &mut StdDriver,
-    assembler: &mut MessageAssembler<Vec<u8>>,
+    assembler: &mut MessageAssembler<MessageVec>,
 ) -> Next<Result<Step, Error>> {
     loop {
         match driver.poll_event(|event, _| message_step(assembler, event)) {
@@ -879,10 +900,10 @@ pub(crate) fn next_message(
 /// Takes the whole message out of `assembler`.
 #[inline]
 pub(crate) fn whole_message(
-    assembler: &mut MessageAssembler<Vec<u8>>,
+    assembler: &mut MessageAssembler<MessageVec>,
     kind: DataKind,
 ) -> Result<Message, Error> {
-    let bytes = core::mem::take(assembler.buffer_mut());
+    let bytes = assembler.buffer_mut().take();
     Ok(match kind {
         DataKind::Binary => Message::Binary(bytes),
         // The connection validated the text as it arrived; this check is

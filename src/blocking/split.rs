@@ -6,10 +6,10 @@
 use super::deadline::{CloseClock, Deadline};
 use super::keepalive::{self, Due, Pinger};
 use super::rng::MaskRng;
+use super::{Budget, MessageVec, ended, message_step, whole_message};
 use super::{
     Error, KEEP_WRITE_CAPACITY, Message, MessageAssembler, Phase, Step, Transport, WebSocket,
 };
-use super::{ended, message_step, whole_message};
 use crate::close::CloseCode;
 use crate::connection::{Connection, Receiver, Sender, Shared, State};
 use crate::driver::{self, Driver, End, Next};
@@ -261,7 +261,7 @@ fn write_all<S: Write>(stream: &mut S, bytes: &[u8]) -> (usize, io::Result<()>) 
 #[derive(Debug)]
 pub struct ReadHalf<S> {
     reading: Reading<S>,
-    assembler: MessageAssembler<Vec<u8>>,
+    assembler: MessageAssembler<MessageVec>,
     subprotocol: Option<String>,
 }
 
@@ -570,6 +570,8 @@ impl<S: Transport> ReadHalf<S> {
     /// closing handshake it returns [`Error::ConnectionClosed`]. Keep
     /// reading after a [`Message::Close`]: the handshake ends here.
     pub fn read(&mut self) -> Result<Message, Error> {
+        // The message returned last is the caller's now.
+        self.assembler.buffer_mut().release_lent();
         loop {
             let assembler = &mut self.assembler;
             match self
@@ -589,6 +591,16 @@ impl<S: Transport> ReadHalf<S> {
     /// [`WebSocket::read_event_with`].
     pub fn read_event_with<T>(&mut self, f: impl FnOnce(Event<'_>) -> T) -> Result<T, Error> {
         self.reading.read_event(f)
+    }
+
+    /// Like [`WebSocket::set_budget`] (a budget set before `split` stays).
+    pub fn set_budget(&mut self, budget: impl Into<Option<Budget>>) {
+        self.assembler.buffer_mut().set_budget(budget.into());
+    }
+
+    /// The budget, as [`WebSocket::budget`].
+    pub fn budget(&self) -> Option<&Budget> {
+        self.assembler.buffer().budget()
     }
 
     /// An iterator over incoming messages; it ends after the closing

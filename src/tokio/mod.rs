@@ -80,7 +80,8 @@ mod tls;
 pub mod upgrade;
 
 pub use crate::blocking::{
-    Acceptance, CloseFrame, Error, Keepalive, Message, Options, Phase, Rejection, TcpKeepalive,
+    Acceptance, Budget, CloseFrame, Error, Keepalive, Message, Options, Phase, Rejection,
+    TcpKeepalive,
 };
 pub use client::{ClientBuilder, client, connect};
 pub use server::{accept, accept_with, set_tcp_keepalive};
@@ -90,7 +91,8 @@ pub use stream::MaybeTlsStream;
 pub use tls::{TlsStream, accept_tls};
 
 use crate::blocking::{
-    KEEP_WRITE_CAPACITY, MaskRng, StdDriver, Step, ended, new_driver, next_message, whole_message,
+    KEEP_WRITE_CAPACITY, MaskRng, MessageVec, StdDriver, Step, ended, new_driver, next_message,
+    whole_message,
 };
 use crate::close::CloseCode;
 use crate::config::Role;
@@ -120,7 +122,7 @@ use std::vec::Vec;
 #[derive(Debug)]
 pub struct WebSocket<S> {
     io: Io<S>,
-    assembler: MessageAssembler<Vec<u8>>,
+    assembler: MessageAssembler<MessageVec>,
     /// A control message that was read and is returned once the reply it
     /// called for (pong, close reply) is written: kept here, not in the
     /// future, so a dropped `read` loses nothing.
@@ -395,7 +397,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 streaming: None,
                 read_size: ReadSize::new(options.read_buffer_size),
             },
-            assembler: MessageAssembler::new(Vec::new()),
+            assembler: MessageAssembler::new(MessageVec::default()),
             control: None,
             close_timeout: options.close_timeout,
             close_deadline: None,
@@ -420,6 +422,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
 
     /// [`read`](WebSocket::read) as a poll function.
     pub fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        if self.io.streaming.is_none() {
+            // The message returned last is the caller's now (or, fed back,
+            // written out).
+            self.assembler.buffer_mut().release_lent();
+        }
         loop {
             if let Some(message) = self.control.take() {
                 // Send the pong or the close reply now, not at the next call
@@ -702,6 +709,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
         self.io.driver.connection().state()
+    }
+
+    /// Makes [`read`](WebSocket::read) (and the [`Stream`]) assemble
+    /// messages within `budget`, shared with the other connections given a
+    /// clone of it (see [`Budget`] for what counts; a message fed back to
+    /// this connection counts until it is written out); `None` for no
+    /// budget (the default). A message that does not fit what is left
+    /// fails the connection with 1013.
+    pub fn set_budget(&mut self, budget: impl Into<Option<Budget>>) {
+        self.assembler.buffer_mut().set_budget(budget.into());
+    }
+
+    /// The budget set with [`set_budget`](WebSocket::set_budget).
+    pub fn budget(&self) -> Option<&Budget> {
+        self.assembler.buffer().budget()
     }
 
     /// The subprotocol agreed in the handshake.

@@ -6,6 +6,7 @@
 //! and being copied out of it.
 
 use super::{Error, Io, spare};
+use crate::blocking::MessageVec;
 use crate::event::{DataKind, Event};
 use ::tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite};
 use bytes::BufMut;
@@ -13,7 +14,6 @@ use core::future::Future;
 use core::pin::pin;
 use core::task::{Context, Poll};
 use std::io;
-use std::vec::Vec;
 
 /// Payload still to come from which reads go into the message.
 const DIRECT_READ: u64 = 64 * 1024;
@@ -38,10 +38,14 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     /// Reads payload of the current data frame into `message` (the
     /// message's bytes so far), if the case applies. Cancel-safe: the bytes
     /// of a read that completes are taken in the same poll.
+    ///
+    /// The room is taken from the message's budget first; without enough
+    /// of it the usual path reads on, and fails the connection (1013) when
+    /// the bytes it has do not fit.
     pub(super) fn poll_read_payload(
         &mut self,
         cx: &mut Context<'_>,
-        message: &mut Vec<u8>,
+        buffer: &mut MessageVec,
     ) -> Poll<Result<Payload, Error>> {
         let conn = self.driver.connection();
         let remaining = conn.receiver().frame_payload_remaining();
@@ -55,12 +59,19 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
             return Poll::Ready(Ok(Payload::NotNow));
         }
         let want = usize::try_from(remaining).map_or(MOST, |r| r.min(MOST));
+        if buffer.try_reserve(want).is_err() {
+            return Poll::Ready(Ok(Payload::NotNow));
+        }
+        let message = buffer.vec_mut();
         let start = message.len();
-        message.reserve(want);
         let read = {
             let mut room = (&mut *message).limit(want);
             pin!(self.stream.read_buf(&mut room)).poll(cx)
         };
+        // The room was reserved, so the read did not grow the `Vec`; if it
+        // ever does, the budget sees it.
+        buffer.settle();
+        let message = buffer.vec_mut();
         let read = match read {
             Poll::Ready(read) => read,
             Poll::Pending => {

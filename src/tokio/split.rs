@@ -19,7 +19,9 @@ use super::{
     Error, KEEP_IDLE_QUEUE, Message, ReadSize, Streaming, WebSocket, poll_read_lazily, stream_item,
     within_deadline,
 };
-use crate::blocking::{KEEP_WRITE_CAPACITY, MaskRng, Step, ended, message_step, whole_message};
+use crate::blocking::{
+    Budget, KEEP_WRITE_CAPACITY, MaskRng, MessageVec, Step, ended, message_step, whole_message,
+};
 use crate::close::CloseCode;
 use crate::connection::{Connection, Receiver, Sender, Shared, State};
 use crate::driver::{self, Driver, Next};
@@ -45,7 +47,7 @@ use std::vec::Vec;
 #[derive(Debug)]
 pub struct ReadHalf<S> {
     reading: Reading<S>,
-    assembler: MessageAssembler<Vec<u8>>,
+    assembler: MessageAssembler<MessageVec>,
     /// A control message read, returned once its reply is written.
     control: Option<Message>,
     subprotocol: Option<String>,
@@ -416,6 +418,8 @@ impl<S: AsyncRead + AsyncWrite> ReadHalf<S> {
 
     /// [`read`](ReadHalf::read) as a poll function.
     pub fn poll_read(&mut self, cx: &mut Context<'_>) -> Poll<Result<Message, Error>> {
+        // The message returned last is the caller's now.
+        self.assembler.buffer_mut().release_lent();
         loop {
             if let Some(message) = self.control.take() {
                 // The pong or close reply goes out before the message is
@@ -469,6 +473,16 @@ impl<S: AsyncRead + AsyncWrite> ReadHalf<S> {
     /// The subprotocol agreed in the handshake.
     pub fn subprotocol(&self) -> Option<&str> {
         self.subprotocol.as_deref()
+    }
+
+    /// Like [`WebSocket::set_budget`] (a budget set before `split` stays).
+    pub fn set_budget(&mut self, budget: impl Into<Option<Budget>>) {
+        self.assembler.buffer_mut().set_budget(budget.into());
+    }
+
+    /// The budget, as [`WebSocket::budget`].
+    pub fn budget(&self) -> Option<&Budget> {
+        self.assembler.buffer().budget()
     }
 
     /// Puts the halves back together. Fails if they came from different
