@@ -13,6 +13,7 @@
 //! to the [`Connection`](crate::Connection).
 
 pub mod client;
+pub mod deflate;
 pub mod server;
 mod url;
 mod writer;
