@@ -3,6 +3,8 @@
 //! - [`client`]: write the upgrade request, validate the server's response.
 //! - [`server`]: parse and validate a request into a borrowed view, then
 //!   write the 101 response or a rejection.
+//! - [`deflate`]: negotiating permessage-deflate (RFC 7692 §5, §7.1) in
+//!   `Sec-WebSocket-Extensions` (not wired into the handshakes yet).
 //!
 //! Both sides parse with `httparse` into caller-provided header storage
 //! (`[Header; N]`), accept input in any number of pieces (the caller keeps
