@@ -12,7 +12,7 @@ root="$PWD"
 started=$(date +%s)
 
 seconds="${FUZZ_SECONDS:-30}"
-read -r -a targets <<<"${FUZZ_TARGETS:-frame_decoder connection halves driver handshake_server handshake_client utf8 roundtrip}"
+read -r -a targets <<<"${FUZZ_TARGETS:-frame_decoder connection halves driver handshake_server handshake_client utf8 roundtrip deflate_negotiation}"
 
 # shellcheck source=install.sh
 source "$root/.ci/install.sh"
@@ -31,6 +31,7 @@ cargo +nightly fuzz build
 dict_for() {
     case "$1" in
         handshake_*) echo dict/http.dict ;;
+        deflate_*) echo dict/deflate.dict ;;
         *) echo dict/ws.dict ;;
     esac
 }

@@ -1820,3 +1820,120 @@ fn check_own_request(client: &ClientHandshake<'_>, bytes: &[u8]) {
         .collect();
     assert!(got.extensions.starts_with(&offered), "{:?}", got.extensions);
 }
+
+// ---------------------------------------------------------------------------
+// Target `deflate_negotiation`
+// ---------------------------------------------------------------------------
+
+/// Target `deflate_negotiation`: `wsock::handshake::deflate` (RFC 7692 §5,
+/// §7.1) on arbitrary `Sec-WebSocket-Extensions` values.
+///
+/// Input: a flags byte (config: enabled, compress, server / client
+/// no-context-takeover; our offer: server / client no-context-takeover),
+/// the config's server and client window bits (one byte each, any value),
+/// our offer's `server_max_window_bits` (byte % 9: 0 none, else 7 + it) and
+/// `client_max_window_bits` (byte % 10: 0 absent, 1 valueless, else 6 + it),
+/// the response buffer's length (one byte), then header values separated by
+/// `\n`.
+///
+/// Checks: nothing panics; the server's `negotiate` answers the first offer
+/// that `DeflateParams::parse` and `DeflateConfig::choose` accept (and only
+/// fails, with `BufferTooSmall`, when the buffer is shorter than that
+/// response); the response is one permessage-deflate element that our
+/// client, holding that offer, accepts with the same `Agreed`; an offer
+/// that parses and is written again parses to the same parameters; the
+/// client's `check_response` on the input as a response only agrees to
+/// what our offer allowed.
+pub fn deflate_negotiation(data: &[u8]) {
+    use wsock::handshake::deflate::{
+        ClientMaxWindowBits, DeflateConfig, DeflateParams, check_response, extensions,
+    };
+    let mut r = Reader::new(data);
+    let flags = r.u8();
+    let config = DeflateConfig {
+        enabled: flags & 1 != 0,
+        compress: flags & 2 != 0,
+        server_no_context_takeover: flags & 4 != 0,
+        client_no_context_takeover: flags & 8 != 0,
+        server_max_window_bits: r.u8(),
+        client_max_window_bits: r.u8(),
+    };
+    let offer_server_bits = match r.u8() % 9 {
+        0 => None,
+        n => Some(7 + n),
+    };
+    let offer_client_bits = match r.u8() % 10 {
+        0 => ClientMaxWindowBits::Absent,
+        1 => ClientMaxWindowBits::Supported,
+        n => ClientMaxWindowBits::Bits(6 + n),
+    };
+    let ours = DeflateParams {
+        server_no_context_takeover: flags & 16 != 0,
+        client_no_context_takeover: flags & 32 != 0,
+        server_max_window_bits: offer_server_bits,
+        client_max_window_bits: offer_client_bits,
+    };
+    let out_len = usize::from(r.u8());
+    let values: Vec<&[u8]> = r.rest().split(|&b| b == b'\n').collect();
+
+    // The model of the server's choice: the first offer parse and choose take.
+    let mut expected = None;
+    for value in &values {
+        for ext in extensions(value).flatten() {
+            let _ = ext.params().count();
+            let Ok(offer) = DeflateParams::parse(&ext) else {
+                continue;
+            };
+            // An offer written again parses back to itself.
+            let mut buf = [0u8; 256];
+            if let Ok(n) = offer.write_offer(&mut buf) {
+                let again: Vec<_> = extensions(&buf[..n]).collect();
+                assert_eq!(again.len(), 1, "{:?}", &buf[..n]);
+                let again = again[0].expect("our offer is well-formed");
+                assert_eq!(DeflateParams::parse(&again), Ok(offer));
+            }
+            if expected.is_none() && ext.is_permessage_deflate() {
+                expected = config
+                    .choose(&offer)
+                    .map(|(resp, agreed)| (offer, resp, agreed));
+            }
+        }
+    }
+
+    let mut out = vec![0u8; out_len];
+    let mut big = [0u8; 256];
+    let whole = config
+        .negotiate(values.iter().copied(), &mut big)
+        .expect("256 bytes hold any response");
+    match (&expected, whole) {
+        (None, None) => {}
+        (Some((offer, resp, agreed)), Some((got, n))) => {
+            assert_eq!(got, *agreed);
+            let mut want = [0u8; 256];
+            let wn = resp.write_response(&mut want).expect("a valid response");
+            assert_eq!(&big[..n], &want[..wn]);
+            assert_eq!(check_response(offer, [&big[..n]]), Ok(Some(got)));
+            let small = config.negotiate(values.iter().copied(), &mut out);
+            if out_len >= n {
+                assert_eq!(small, Ok(Some((got, n))));
+                assert_eq!(&out[..n], &big[..n]);
+            } else {
+                assert_eq!(small, Err(HandshakeError::BufferTooSmall));
+            }
+        }
+        (e, w) => panic!("negotiate gave {w:?}, the model {e:?}"),
+    }
+
+    // The input as a server's response to our offer.
+    if let Ok(Some(agreed)) = check_response(&ours, values.iter().copied()) {
+        if let Some(asked) = ours.server_max_window_bits {
+            assert!(agreed.server_max_window_bits <= asked);
+        }
+        if let ClientMaxWindowBits::Bits(n) = ours.client_max_window_bits {
+            assert!(agreed.client_max_window_bits <= n);
+        }
+        assert!(!ours.server_no_context_takeover || agreed.server_no_context_takeover);
+        assert!((8..=15).contains(&agreed.server_max_window_bits));
+        assert!((8..=15).contains(&agreed.client_max_window_bits));
+    }
+}

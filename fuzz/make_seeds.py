@@ -507,6 +507,45 @@ def handshake_client_seeds():
         write("handshake_client", name, data)
 
 
+# --------------------------------------------------------------------------
+# deflate_negotiation: flags (1 enabled, 2 compress, 4/8 config server/client
+# no_context_takeover, 16/32 our offer's), config server and client window
+# bits, our offer's server bits (% 9: 0 none, else 7 + n) and client bits
+# (% 10: 0 absent, 1 valueless, else 6 + n), response buffer length, then
+# Sec-WebSocket-Extensions values separated by newlines. Offers from RFC 7692
+# §5-§7, Chromium, Firefox, Python websockets and Autobahn 13.x.
+# --------------------------------------------------------------------------
+def deflate_negotiation_seeds():
+    def seed(flags, sbits, cbits, offer_s, offer_c, out_len, *values):
+        return bytes([flags, sbits, cbits, offer_s, offer_c, out_len]) + b"\n".join(values)
+
+    seeds = {
+        "chromium_offer": seed(3, 15, 15, 0, 1, 255, b"permessage-deflate; client_max_window_bits"),
+        "firefox_offer_embedded_declines": seed(9, 15, 9, 0, 1, 255, b"permessage-deflate"),
+        "autobahn_13_3_window_8": seed(3, 15, 15, 0, 1, 255,
+                                       b"permessage-deflate; client_no_context_takeover; client_max_window_bits; "
+                                       b"server_max_window_bits=8"),
+        "autobahn_13_7_three_offers": seed(3, 15, 9, 0, 1, 255,
+                                           b"permessage-deflate; server_no_context_takeover; "
+                                           b"server_max_window_bits=8, permessage-deflate; "
+                                           b"server_no_context_takeover, permessage-deflate"),
+        "quoted_values_two_lines": seed(3, 12, 10, 0, 1, 255, b"x-webkit-deflate-frame; a=\"b,c\"",
+                                        b"permessage-deflate; client_max_window_bits=\"10\"; "
+                                        b"server_max_window_bits=\"1\\2\""),
+        "invalid_then_valid": seed(3, 15, 15, 0, 1, 255,
+                                   b"permessage-deflate; server_max_window_bits=08, "
+                                   b"permessage-deflate; foo, permessage-deflate; "
+                                   b"server_no_context_takeover; server_no_context_takeover, "
+                                   b"permessage-deflate; server_no_context_takeover"),
+        "python_websockets_response": seed(3, 15, 15, 0, 1, 20,
+                                           b"permessage-deflate; server_max_window_bits=12; "
+                                           b"client_max_window_bits=12"),
+        "response_twice_selected": seed(17, 15, 15, 4, 9, 255, b"permessage-deflate", b"PERMESSAGE-DEFLATE"),
+    }
+    for name, data in seeds.items():
+        write("deflate_negotiation", name, data)
+
+
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)
     frames_seeds()
@@ -517,6 +556,7 @@ if __name__ == "__main__":
     driver_seeds()
     handshake_server_seeds()
     handshake_client_seeds()
+    deflate_negotiation_seeds()
     for t in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, t))
         size = sum(os.path.getsize(os.path.join(OUT, t, f)) for f in files)

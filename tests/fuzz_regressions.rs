@@ -14,7 +14,7 @@ use std::path::Path;
 type Check = fn(&[u8]);
 
 /// The fuzz targets, by directory name.
-const TARGETS: [(&str, Check); 8] = [
+const TARGETS: [(&str, Check); 9] = [
     ("frame_decoder", checks::frame_decoder),
     ("connection", checks::connection),
     ("halves", checks::halves),
@@ -23,6 +23,7 @@ const TARGETS: [(&str, Check); 8] = [
     ("handshake_client", checks::handshake_client),
     ("utf8", checks::utf8),
     ("roundtrip", checks::roundtrip),
+    ("deflate_negotiation", checks::deflate_negotiation),
 ];
 
 /// Runs every file under `fuzz/<dir>/<target>/` through its target; returns
