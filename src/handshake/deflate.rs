@@ -15,9 +15,11 @@
 //!
 //! **Case.** Extension and parameter names are tokens (RFC 6455 §9.1); none
 //! of RFC 6455, RFC 7692 or RFC 9110 says they are case-insensitive, and
-//! the names are registered in lower case. Peers send them in lower case;
-//! this module compares them ASCII case-insensitively (being liberal costs
-//! nothing here) and always writes lower case.
+//! the names are registered in lower case. Python `websockets` and
+//! pywebsocket compare them exactly (a `Permessage-Deflate` is not theirs);
+//! this module compares them ASCII case-insensitively (being liberal in
+//! what it reads costs nothing here) and always writes lower case, so what
+//! it writes is read by the strict peers too.
 //!
 //! **Window bits 8.** `server_max_window_bits=8` may be offered and answered
 //! (Autobahn 13.3 and 13.5 do), but common raw-deflate compressors cannot
