@@ -91,7 +91,13 @@ type Session<'a> = blocking::WebSocket<'a, &'a mut Uart0>;
 /// Serves one session; returns the number of messages echoed.
 #[inline(never)]
 fn serve(uart: &mut Uart0, buffers: &mut Buffers) -> Result<u32, Error<Infallible>> {
-    let mut ws = open(uart, &mut buffers.input, &mut buffers.output)?;
+    // Used where it was returned: `?` would move the WebSocket (about
+    // 500 bytes) out of the result into a second place in this frame.
+    let mut opened = open(uart, &mut buffers.input, &mut buffers.output);
+    let ws = match &mut opened {
+        Ok(ws) => ws,
+        Err(_) => return opened.map(|_| 0),
+    };
     let mut echoed: u32 = 0;
     loop {
         match ws.read(&mut buffers.message) {
