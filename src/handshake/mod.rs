@@ -17,6 +17,11 @@
 pub mod client;
 pub mod deflate;
 pub mod server;
+#[cfg(any(
+    test,
+    not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))
+))]
+mod sha1;
 mod url;
 mod writer;
 
@@ -24,7 +29,6 @@ pub use httparse::{EMPTY_HEADER, Header};
 pub use url::{Url, UrlError};
 
 use base64::Engine;
-use sha1::Digest;
 
 /// The GUID appended to the key for the accept hash (§1.3).
 const GUID: &[u8] = b"258EAFA5-E914-47DA-95CA-C5AB0DC85B11";
@@ -38,6 +42,24 @@ pub const KEY_LEN: usize = 24;
 /// The length of a `Sec-WebSocket-Accept` value (20 bytes of SHA-1 in base64).
 pub const ACCEPT_LEN: usize = 28;
 
+/// SHA-1(key + GUID), with the CPU's SHA instructions where it has them.
+#[cfg(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64"))]
+fn sha1_digest(key: &[u8]) -> [u8; 20] {
+    use ::sha1::Digest;
+    // One hasher, used in place to the end: `chain_update` and `finalize`
+    // move its state, each move one more copy on the stack.
+    let mut hasher = ::sha1::Sha1::new();
+    hasher.update(key);
+    hasher.update(GUID);
+    hasher.finalize_reset().into()
+}
+
+/// SHA-1(key + GUID), small (targets without SHA instructions: see `sha1.rs`).
+#[cfg(not(any(target_arch = "x86_64", target_arch = "x86", target_arch = "aarch64")))]
+fn sha1_digest(key: &[u8]) -> [u8; 20] {
+    sha1::digest(&[key, GUID])
+}
+
 /// `Sec-WebSocket-Accept` for a key: base64(SHA-1(key + GUID)) (§4.2.2).
 ///
 /// ```
@@ -46,13 +68,7 @@ pub const ACCEPT_LEN: usize = 28;
 /// assert_eq!(&accept, b"s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
 /// ```
 pub fn accept_key(key: &[u8]) -> [u8; ACCEPT_LEN] {
-    // One hasher, used in place to the end: `chain_update` and `finalize`
-    // move its state (96 bytes on a 32-bit target), and on a
-    // microcontroller each move was another copy on the stack.
-    let mut hasher = sha1::Sha1::new();
-    hasher.update(key);
-    hasher.update(GUID);
-    let digest = hasher.finalize_reset();
+    let digest = sha1_digest(key);
     let mut out = [0u8; ACCEPT_LEN];
     // 20 bytes always encode to exactly 28 base64 characters.
     let _ = base64::engine::general_purpose::STANDARD.encode_slice(digest, &mut out);

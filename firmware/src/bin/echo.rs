@@ -91,17 +91,17 @@ type Session<'a> = blocking::WebSocket<'a, &'a mut Uart0>;
 /// Serves one session; returns the number of messages echoed.
 #[inline(never)]
 fn serve(uart: &mut Uart0, buffers: &mut Buffers) -> Result<u32, Error<Infallible>> {
-    let mut ws = open(uart, &mut buffers.input, &mut buffers.output)?;
+    // Used where it was returned: `?` would move the WebSocket (about
+    // 500 bytes) out of the result into a second place in this frame.
+    let mut opened = open(uart, &mut buffers.input, &mut buffers.output);
+    let ws = match &mut opened {
+        Ok(ws) => ws,
+        Err(_) => return opened.map(|_| 0),
+    };
     let mut echoed: u32 = 0;
     loop {
         match ws.read(&mut buffers.message) {
-            Ok(Message::Text("!stack")) => {
-                let mut reply = [0u8; 48];
-                let n = stack_report(&mut reply);
-                // ASCII only, so always UTF-8.
-                let text = core::str::from_utf8(&reply[..n]).unwrap_or("?");
-                ws.send(Outgoing::Text(text))?;
-            }
+            Ok(Message::Text("!stack")) => send_stack_report(ws)?,
             Ok(Message::Text(text)) => ws.send(Outgoing::Text(text))?,
             Ok(Message::Binary(bytes)) => ws.send(Outgoing::Binary(bytes))?,
             // Pings were answered by `read`; the close reply was sent too, and
@@ -132,6 +132,17 @@ fn open<'a>(
     )
 }
 
+/// Answers `!stack`. Not inlined, so that its reply buffer is not in
+/// `serve`'s frame, which is on the stack under every `read`.
+#[inline(never)]
+fn send_stack_report(ws: &mut Session<'_>) -> Result<(), Error<Infallible>> {
+    let mut reply = [0u8; 48];
+    let n = stack_report(&mut reply);
+    // ASCII only, so always UTF-8.
+    let text = core::str::from_utf8(&reply[..n]).unwrap_or("?");
+    ws.send(Outgoing::Text(text))
+}
+
 /// Writes `peak stack P of S bytes` into `out`; returns its length.
 fn stack_report(out: &mut [u8; 48]) -> usize {
     let (mut a, mut b) = ([0; 10], [0; 10]);
@@ -150,7 +161,9 @@ fn stack_report(out: &mut [u8; 48]) -> usize {
     n
 }
 
-/// One line per session on the host's stdout.
+/// One line per session on the host's stdout. Not inlined, so that its
+/// buffers are not in `main`'s frame, which is under every session.
+#[inline(never)]
 fn report(session: u32, outcome: &Result<u32, Error<Infallible>>) {
     let (mut a, mut b) = ([0; 10], [0; 10]);
     print(b"echo: session ");
