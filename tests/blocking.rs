@@ -377,6 +377,19 @@ fn oversized_message_closes_with_1009() {
     ));
 }
 
+/// One read, by the whole WebSocket or by its read half: what it returned
+/// and how long it took.
+fn timed_read(ws: WebSocket<TcpStream>, split: bool) -> (Result<Message, Error>, Duration) {
+    let started = Instant::now();
+    let read = if split {
+        ws.split().unwrap().0.read()
+    } else {
+        let mut ws = ws;
+        ws.read()
+    };
+    (read, started.elapsed())
+}
+
 /// What a server's one read returned, and how long it took.
 type ReadOnce = thread::JoinHandle<(Result<Message, Error>, Duration)>;
 
@@ -390,14 +403,7 @@ fn read_once_server(split: bool, close_timeout: Duration) -> (std::net::SocketAd
             .protocol(Config::new().max_message_size(64 * 1024))
             .close_timeout(Some(close_timeout));
         let ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
-        let started = Instant::now();
-        let read = if split {
-            ws.split().unwrap().0.read()
-        } else {
-            let mut ws = ws;
-            ws.read()
-        };
-        (read, started.elapsed())
+        timed_read(ws, split)
     });
     (addr, server)
 }
@@ -558,14 +564,7 @@ fn keepalive_pings_free_a_silent_peer_and_keep_an_answering_one() {
     for split in [false, true] {
         let (addr, handle) = server(move |tcp| {
             let ws = accept_with(tcp, options, |_| Ok(Acceptance::default())).unwrap();
-            let started = Instant::now();
-            let read = if split {
-                ws.split().unwrap().0.read()
-            } else {
-                let mut ws = ws;
-                ws.read()
-            };
-            (read, started.elapsed())
+            timed_read(ws, split)
         });
         let mut tcp = TcpStream::connect(&addr).unwrap();
         tcp.write_all(UPGRADE_REQUEST).unwrap();

@@ -8,10 +8,11 @@ use crate::close::CloseCode;
 use crate::event::Outgoing;
 use std::time::{Duration, Instant};
 
-/// Our keepalive ping.
+/// Our keepalive ping (both adapters).
 pub(crate) const PING: Outgoing<'static> = Outgoing::Ping(b"wsock keepalive");
 
-/// The close frame for a connection whose peer did not answer.
+/// The close frame for a connection whose peer did not answer (both
+/// adapters).
 pub(crate) const CLOSE: Outgoing<'static> =
     Outgoing::Close(Some((CloseCode::INTERNAL_ERROR, "keepalive ping timeout")));
 
@@ -73,12 +74,18 @@ impl Pinger {
 
     /// The error of a connection whose peer did not answer.
     pub(crate) fn error(&self) -> std::io::Error {
-        std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            std::format!(
-                "the peer did not answer a keepalive ping within {:?}",
-                self.keepalive.timeout
-            ),
-        )
+        unanswered(self.keepalive)
     }
+}
+
+/// The error of a connection whose peer did not answer a ping within
+/// `keepalive.timeout` (both adapters).
+pub(crate) fn unanswered(keepalive: Keepalive) -> std::io::Error {
+    std::io::Error::new(
+        std::io::ErrorKind::TimedOut,
+        std::format!(
+            "the peer did not answer a keepalive ping within {:?}",
+            keepalive.timeout
+        ),
+    )
 }

@@ -52,7 +52,7 @@ mod budget;
 mod client;
 mod deadline;
 mod error;
-mod keepalive;
+pub(crate) mod keepalive;
 mod message;
 mod rng;
 mod server;

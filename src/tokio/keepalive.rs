@@ -4,19 +4,12 @@
 //! peer has stopped answering.
 
 use crate::blocking::Keepalive;
-use crate::close::CloseCode;
-use crate::event::Outgoing;
 use ::tokio::time::{Instant, Sleep, sleep};
 use core::pin::Pin;
 use core::task::{Context, Poll, ready};
 use std::boxed::Box;
 
-/// Our keepalive ping.
-pub(super) const PING: Outgoing<'static> = Outgoing::Ping(b"wsock keepalive");
-
-/// The close frame for a connection whose peer did not answer.
-pub(super) const CLOSE: Outgoing<'static> =
-    Outgoing::Close(Some((CloseCode::INTERNAL_ERROR, "keepalive ping timeout")));
+pub(super) use crate::blocking::keepalive::{CLOSE, PING};
 
 /// What the keepalive timer asks for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -48,13 +41,7 @@ impl Pinger {
 
     /// The timeout error of a connection whose peer did not answer.
     pub(super) fn error(&self) -> std::io::Error {
-        std::io::Error::new(
-            std::io::ErrorKind::TimedOut,
-            std::format!(
-                "the peer did not answer a keepalive ping within {:?}",
-                self.keepalive.timeout
-            ),
-        )
+        crate::blocking::keepalive::unanswered(self.keepalive)
     }
 
     /// `Ready` when something is due; `pongs` is the connection's count of
