@@ -651,56 +651,85 @@ fn wait_until_used(budget: &Budget, at_least: usize) {
     }
 }
 
-/// Two connections share a 1 MiB budget: while one holds half of it in
-/// a message under way, the other's 700 KiB message does not fit and gets
-/// 1013 (the first one's message, within budget, is echoed); once the
-/// first message is released, a 900 KiB message fits again.
+/// Connections share a 1 MiB budget: while others hold over half of it in
+/// messages under way, a message that would fit alone does not, and gets
+/// 1013 (the others' messages, within budget, are echoed); once they are
+/// released, the same message fits.
+///
+/// How much a message under way holds depends on how its buffer grew
+/// (doubling from the first chunk), so the holders are added one at a time
+/// until they hold over half the budget, and the refused message is sized
+/// from what they hold: too big for the rest, small enough to fit alone
+/// (a growing buffer needs its old and new capacity at once, so a message
+/// of under half the budget, less a read, always fits alone).
 #[test]
 fn a_message_over_the_shared_budget_gets_1013() {
-    let budget = Budget::new(1 << 20);
+    const BUDGET: usize = 1 << 20;
+    let budget = Budget::new(BUDGET);
     let (addr, outcomes) = budget_server(&budget);
     let url = format!("ws://{addr}/");
+    let part = [7; BUDGET / 16];
     let fragment = |last| Outgoing::Fragment {
         kind: wsock::DataKind::Binary,
-        payload: &[7; 400 << 10],
+        payload: &part,
         last,
     };
-    // A's first 400 KiB: its buffer holds 512 KiB of the budget.
-    let mut a = connect(&url).unwrap();
-    a.send_frame(fragment(false)).unwrap();
-    wait_until_used(&budget, 400 << 10);
-
-    // B's message: the server fails it half way, so B's write may fail
-    // (the server ends TCP): B writes from a thread and reads meanwhile.
-    let (mut b, mut b_writer) = connect(&url).unwrap().split().unwrap();
-    let writing = thread::spawn(move || b_writer.send(Message::Binary(vec![1; 700 << 10])));
-    let frame = CloseFrame {
-        code: CloseCode(1013),
-        reason: "server memory budget exhausted".into(),
-    };
-    assert_eq!(b.read().unwrap(), Message::Close(Some(frame)));
-    let _ = writing.join().unwrap();
-    assert!(matches!(
-        outcomes.recv_timeout(Duration::from_secs(10)).unwrap(),
-        Err(Error::Protocol(ProtocolError::OverBudget { .. }))
-    ));
-
-    // A's message ends within its budget and is echoed.
-    a.send_frame(fragment(true)).unwrap();
-    assert_eq!(a.read().unwrap(), Message::Binary(vec![7; 800 << 10]));
-    a.close(CloseCode::NORMAL, "").unwrap();
+    let mut holders = Vec::new();
+    while budget.used() <= BUDGET / 2 + (32 << 10) {
+        let before = budget.used();
+        let mut holder = connect(&url).unwrap();
+        holder.send_frame(fragment(false)).unwrap();
+        wait_until_used(&budget, before + part.len());
+        holders.push(holder);
+    }
+    let held = budget.used();
+    let size = BUDGET - held + (16 << 10);
     assert!(
-        outcomes
-            .recv_timeout(Duration::from_secs(10))
-            .unwrap()
-            .is_ok()
+        2 * size + (16 << 10) <= BUDGET,
+        "fits alone: {size} of {held}"
     );
+
+    // The server fails the message half way and ends TCP, so the writer may
+    // fail: it writes from a thread and the reader reads meanwhile.
+    let refused = |size| {
+        let (mut reader, mut writer) = connect(&url).unwrap().split().unwrap();
+        let writing = thread::spawn(move || writer.send(Message::Binary(vec![1; size])));
+        let frame = CloseFrame {
+            code: CloseCode(1013),
+            reason: "server memory budget exhausted".into(),
+        };
+        assert_eq!(reader.read().unwrap(), Message::Close(Some(frame)));
+        let _ = writing.join().unwrap();
+        // Reading on sends the close reply the server waits for.
+        assert!(reader.read().is_err());
+        assert!(matches!(
+            outcomes.recv_timeout(Duration::from_secs(10)).unwrap(),
+            Err(Error::Protocol(ProtocolError::OverBudget { .. }))
+        ));
+    };
+    refused(size);
+
+    // The holders' messages end within the budget and are echoed.
+    for mut holder in holders {
+        holder.send_frame(fragment(true)).unwrap();
+        assert_eq!(
+            holder.read().unwrap(),
+            Message::Binary(vec![7; 2 * part.len()])
+        );
+        holder.close(CloseCode::NORMAL, "").unwrap();
+        assert!(
+            outcomes
+                .recv_timeout(Duration::from_secs(10))
+                .unwrap()
+                .is_ok()
+        );
+    }
     assert_eq!(budget.used(), 0, "all given back");
 
-    // All of it is there for the next connection.
+    // All of it is there for the next connection: the refused size fits.
     let mut c = connect(&url).unwrap();
-    c.send(Message::Binary(vec![2; 900 << 10])).unwrap();
-    assert_eq!(c.read().unwrap(), Message::Binary(vec![2; 900 << 10]));
+    c.send(Message::Binary(vec![2; size])).unwrap();
+    assert_eq!(c.read().unwrap(), Message::Binary(vec![2; size]));
     c.close(CloseCode::NORMAL, "").unwrap();
     assert!(
         outcomes
@@ -709,6 +738,8 @@ fn a_message_over_the_shared_budget_gets_1013() {
             .is_ok()
     );
     assert_eq!(budget.used(), 0);
+    // And one of more than about half the budget never does.
+    refused(BUDGET / 2 + (64 << 10));
 }
 
 /// An in-memory transport that misbehaves the way real ones may: short

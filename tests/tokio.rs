@@ -289,35 +289,20 @@ async fn budget_server(
     (url, outcomes)
 }
 
-/// The tokio twin of the blocking test: two connections share a 1 MiB
-/// budget (big frames are read straight into the message, and that
-/// takes from the budget too); the one that does not fit gets 1013; once
-/// the other's message is released, a 900 KiB message fits again.
-#[tokio::test]
-async fn a_message_over_the_shared_budget_gets_1013() {
-    let budget = Budget::new(1 << 20);
-    let (url, mut outcomes) = budget_server(&budget).await;
-    let fragment = |last| wsock::Outgoing::Fragment {
-        kind: wsock::DataKind::Binary,
-        payload: &[7; 400 << 10],
-        last,
-    };
-    let mut a = connect(&url).await.unwrap();
-    a.write(fragment(false)).unwrap();
-    a.flush().await.unwrap();
-    let start = Instant::now();
-    while budget.used() < 400 << 10 {
-        assert!(start.elapsed() < Duration::from_secs(10), "{budget:?}");
-        tokio::time::sleep(Duration::from_millis(5)).await;
-    }
-
-    // The server fails B's message half way and ends TCP, so B writes
-    // from a task (its write may fail) and reads meanwhile.
-    let (mut b, mut b_writer) = connect(&url).await.unwrap().split();
+/// Sends a `size` message that the budget server must refuse: the client
+/// reads the 1013 and the server reports `OverBudget`.
+async fn refused(
+    url: &str,
+    size: usize,
+    outcomes: &mut tokio::sync::mpsc::Receiver<Result<(), Error>>,
+) {
+    // The server fails the message half way and ends TCP, so the writer
+    // writes from a task (its write may fail).
+    let (mut reader, mut writer) = connect(url).await.unwrap().split();
     let writing = tokio::spawn(async move {
-        let _ = b_writer.send(Message::Binary(vec![1; 700 << 10])).await;
+        let _ = writer.send(Message::Binary(vec![1; size])).await;
     });
-    match b.read().await.unwrap() {
+    match reader.read().await.unwrap() {
         Message::Close(Some(frame)) => {
             assert_eq!(frame.code, CloseCode(1013));
             assert_eq!(frame.reason, "server memory budget exhausted");
@@ -325,29 +310,74 @@ async fn a_message_over_the_shared_budget_gets_1013() {
         other => panic!("expected close 1013, got {other:?}"),
     }
     // Reading on sends the close reply the server waits for.
-    assert!(matches!(b.read().await, Err(Error::ConnectionClosed)));
+    assert!(matches!(reader.read().await, Err(Error::ConnectionClosed)));
     writing.await.unwrap();
     let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await;
     assert!(matches!(
         outcome.unwrap().unwrap(),
         Err(Error::Protocol(wsock::ProtocolError::OverBudget { .. }))
     ));
+}
 
-    a.write(fragment(true)).unwrap();
-    a.flush().await.unwrap();
-    assert_eq!(a.read().await.unwrap(), Message::Binary(vec![7; 800 << 10]));
-    a.close(CloseCode::NORMAL, "").await.unwrap();
-    let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await;
-    assert!(outcome.unwrap().unwrap().is_ok());
+/// The tokio twin of the blocking test (big frames are read straight into
+/// the message, and that takes from the budget too): holders added until
+/// they hold over half of a 1 MiB budget; a message that would fit alone
+/// then gets 1013; once they are released, it fits; one of over half the
+/// budget never does.
+#[tokio::test]
+async fn a_message_over_the_shared_budget_gets_1013() {
+    const BUDGET: usize = 1 << 20;
+    let budget = Budget::new(BUDGET);
+    let (url, mut outcomes) = budget_server(&budget).await;
+    let part = [7; BUDGET / 16];
+    let fragment = |last| wsock::Outgoing::Fragment {
+        kind: wsock::DataKind::Binary,
+        payload: &part,
+        last,
+    };
+    let mut holders = Vec::new();
+    while budget.used() <= BUDGET / 2 + (32 << 10) {
+        let before = budget.used();
+        let mut holder = connect(&url).await.unwrap();
+        holder.write(fragment(false)).unwrap();
+        holder.flush().await.unwrap();
+        let start = Instant::now();
+        while budget.used() < before + part.len() {
+            assert!(start.elapsed() < Duration::from_secs(10), "{budget:?}");
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        holders.push(holder);
+    }
+    let held = budget.used();
+    let size = BUDGET - held + (16 << 10);
+    assert!(
+        2 * size + (16 << 10) <= BUDGET,
+        "fits alone: {size} of {held}"
+    );
+
+    refused(&url, size, &mut outcomes).await;
+
+    for mut holder in holders {
+        holder.write(fragment(true)).unwrap();
+        holder.flush().await.unwrap();
+        assert_eq!(
+            holder.read().await.unwrap(),
+            Message::Binary(vec![7; 2 * part.len()])
+        );
+        holder.close(CloseCode::NORMAL, "").await.unwrap();
+        let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await;
+        assert!(outcome.unwrap().unwrap().is_ok());
+    }
     assert_eq!(budget.used(), 0, "all given back");
 
     let mut c = connect(&url).await.unwrap();
-    c.send(Message::Binary(vec![2; 900 << 10])).await.unwrap();
-    assert_eq!(c.read().await.unwrap(), Message::Binary(vec![2; 900 << 10]));
+    c.send(Message::Binary(vec![2; size])).await.unwrap();
+    assert_eq!(c.read().await.unwrap(), Message::Binary(vec![2; size]));
     c.close(CloseCode::NORMAL, "").await.unwrap();
     let outcome = tokio::time::timeout(Duration::from_secs(10), outcomes.recv()).await;
     assert!(outcome.unwrap().unwrap().is_ok());
     assert_eq!(budget.used(), 0);
+    refused(&url, BUDGET / 2 + (64 << 10), &mut outcomes).await;
 }
 
 #[tokio::test]

@@ -26,6 +26,12 @@ use std::vec::Vec;
 /// (`read_event_with`) and control frames take nothing. Dropping the
 /// connection gives back everything it holds.
 ///
+/// A buffer grows by moving to a bigger one (doubling, else a quarter more,
+/// else just enough), and for that moment both are allocated: both are
+/// counted, so the budget bounds the heap at every instant. So one message
+/// can grow to about half the budget; give a server at least twice its
+/// `max_message_size`.
+///
 /// A message that would go over the budget fails its connection with close
 /// code 1013 ([`ProtocolError::OverBudget`](crate::ProtocolError::OverBudget));
 /// one over `max_message_size` still fails with 1009, before any of it is
@@ -157,23 +163,27 @@ impl MessageVec {
                 .map_err(|_| CapacityExceeded::Full);
         };
         // Doubling, else a quarter more (still few copies as a message
-        // grows), else just enough.
+        // grows), else just enough. While the buffer moves, the old and the
+        // new one are both allocated: the new one is taken whole before the
+        // old one is given back, so the budget bounds that moment too.
         let doubled = cap.saturating_mul(2).max(need);
         let quarter = cap.saturating_add(cap / 4).max(need);
         let Some(target) = [doubled, quarter, need]
             .into_iter()
-            .find(|&target| budget.try_take(target - self.held))
+            .find(|&target| budget.try_take(target))
         else {
             return Err(CapacityExceeded::OverBudget {
                 available: budget.available() as u64,
             });
         };
-        if self.bytes.try_reserve_exact(target - len).is_err() {
-            budget.give(target - self.held);
+        let grown = self.bytes.try_reserve_exact(target - len);
+        budget.give(self.held);
+        self.held = target;
+        if grown.is_err() {
+            self.settle();
             return Err(CapacityExceeded::Full);
         }
         // The allocator may give more than asked for: that counts too.
-        self.held = target;
         self.settle();
         Ok(())
     }
@@ -270,24 +280,38 @@ mod tests {
     }
 
     #[test]
-    fn no_doubling_past_the_budget_and_then_over_budget() {
-        let budget = Budget::new(700);
+    fn growth_takes_the_old_and_new_buffer_and_then_over_budget() {
+        let budget = Budget::new(850);
         let mut m = MessageVec::default();
         m.set_budget(Some(budget.clone()));
         m.try_extend(&[0; 400]).unwrap();
-        // Doubling to 800 does not fit; a quarter more (500) does.
-        m.try_extend(&[0; 50]).unwrap();
-        assert_eq!(budget.used(), 500);
-        // 625 is not enough for 650 bytes: exactly 650 it is.
-        m.try_extend(&[0; 200]).unwrap();
-        assert_eq!(budget.used(), 650);
+        assert_eq!(budget.used(), 400);
+        // Growing, the old 400 and the new buffer exist at once: doubling
+        // (400 + 800) and a quarter more (400 + 500) do not fit in 850,
+        // just enough (400 + 410) does.
+        m.try_extend(&[0; 10]).unwrap();
+        assert_eq!(budget.used(), 410);
+        // 410 + 460 > 850: the budget refuses, and nothing changed.
         assert_eq!(
-            m.try_extend(&[0; 51]),
-            Err(CapacityExceeded::OverBudget { available: 50 })
+            m.try_extend(&[0; 50]),
+            Err(CapacityExceeded::OverBudget { available: 440 })
         );
+        assert_eq!(budget.used(), 410);
+        assert_eq!(m.bytes().len(), 410);
         // A failed message is cleared, and its memory given back.
         m.clear();
         assert_eq!(budget.used(), 0);
+    }
+
+    #[test]
+    fn a_quarter_more_when_doubling_does_not_fit() {
+        let budget = Budget::new(1000);
+        let mut m = MessageVec::default();
+        m.set_budget(Some(budget.clone()));
+        m.try_extend(&[0; 400]).unwrap();
+        // 400 + 800 > 1000; 400 + 500 fits.
+        m.try_extend(&[0; 1]).unwrap();
+        assert_eq!(budget.used(), 500);
     }
 
     #[test]
