@@ -31,7 +31,10 @@ pub struct Config {
     pub max_frame_size: u64,
     /// The largest message accepted, summed over its fragments (default 16 MiB).
     /// A larger message fails the connection with 1009 as soon as the frame
-    /// header that crosses the limit arrives.
+    /// header that crosses the limit arrives. A compressed message's wire
+    /// bytes may exceed it by 1/1024 + 64 bytes (incompressible data grows
+    /// a little); its inflated size is held to the limit while it is
+    /// inflated.
     pub max_message_size: u64,
     /// Answer every ping with a pong automatically (default on, §5.5.2).
     pub auto_pong: bool,

@@ -55,8 +55,13 @@ pub enum ProtocolError {
         /// Bytes left in the budget when the message asked for more.
         available: u64,
     },
-    /// §8.1: a text message is not valid UTF-8.
+    /// §8.1: a text message is not valid UTF-8 (for a compressed message:
+    /// its inflated bytes).
     InvalidUtf8,
+    /// RFC 7692 §7.2.2: a compressed (permessage-deflate) message does not
+    /// inflate: corrupt DEFLATE data, or a back-reference beyond the
+    /// window that was negotiated (1007).
+    InvalidCompressedData,
     /// §5.5.1: a close payload of exactly one byte (too short for a code).
     TruncatedCloseCode,
     /// §7.4.1: a close code that may not be sent on the wire.
@@ -76,9 +81,9 @@ impl ProtocolError {
             ProtocolError::FrameTooLarge { .. } | ProtocolError::MessageTooLarge { .. } => {
                 CloseCode::MESSAGE_TOO_BIG
             }
-            ProtocolError::InvalidUtf8 | ProtocolError::InvalidCloseReason => {
-                CloseCode::INVALID_DATA
-            }
+            ProtocolError::InvalidUtf8
+            | ProtocolError::InvalidCloseReason
+            | ProtocolError::InvalidCompressedData => CloseCode::INVALID_DATA,
             ProtocolError::OverBudget { .. } => CloseCode::TRY_AGAIN_LATER,
             ProtocolError::UnexpectedEof => CloseCode::ABNORMAL,
             _ => CloseCode::PROTOCOL_ERROR,
@@ -101,6 +106,7 @@ impl ProtocolError {
             ProtocolError::MessageTooLarge { .. } => "message too large",
             ProtocolError::OverBudget { .. } => "server memory budget exhausted",
             ProtocolError::InvalidUtf8 => "invalid UTF-8 in text message",
+            ProtocolError::InvalidCompressedData => "compressed message does not inflate",
             ProtocolError::TruncatedCloseCode => "close payload of one byte",
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::InvalidCloseReason => "invalid UTF-8 in close reason",
@@ -187,6 +193,10 @@ pub enum SendError {
     /// to the transport as it is
     /// ([`Sender::pass_payload`](crate::connection::Sender::pass_payload)).
     MaskedFrame,
+    /// A compressed message ([`Outgoing::Compressed`](crate::Outgoing::Compressed))
+    /// on a connection that did not negotiate permessage-deflate (RSV1 is
+    /// not in [`Config::extension_rsv`](crate::Config::extension_rsv)).
+    NotNegotiated,
 }
 
 impl core::fmt::Display for SendError {
@@ -207,6 +217,9 @@ impl core::fmt::Display for SendError {
             SendError::InvalidUtf8 => f.write_str("text fragments are not valid UTF-8"),
             SendError::MaskedFrame => {
                 f.write_str("a masked frame's payload must be encoded, not passed as it is")
+            }
+            SendError::NotNegotiated => {
+                f.write_str("a compressed message on a connection without permessage-deflate")
             }
         }
     }
@@ -238,6 +251,7 @@ mod tests {
                 available: 1,
             },
             ProtocolError::InvalidUtf8,
+            ProtocolError::InvalidCompressedData,
             ProtocolError::TruncatedCloseCode,
             ProtocolError::InvalidCloseCode(5),
             ProtocolError::InvalidCloseReason,
@@ -251,6 +265,10 @@ mod tests {
             CloseCode::ABNORMAL
         );
         assert_eq!(ProtocolError::InvalidUtf8.close_code(), CloseCode(1007));
+        assert_eq!(
+            ProtocolError::InvalidCompressedData.close_code(),
+            CloseCode(1007)
+        );
         assert_eq!(
             ProtocolError::MessageTooLarge { len: 2, max: 1 }.close_code(),
             CloseCode(1009)

@@ -21,8 +21,9 @@ pub enum DataKind {
 ///
 /// A message arrives as one or more chunks: the first has `first` set, the
 /// last has `last` set (a single chunk may have both). For text, the bytes
-/// so far have been checked to be a valid UTF-8 prefix; a chunk may end in
-/// the middle of a code point.
+/// so far have been checked to be a valid UTF-8 prefix (unless `rsv` says
+/// an extension encoded them); a chunk may end in the middle of a code
+/// point.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct DataChunk<'a> {
@@ -35,7 +36,11 @@ pub struct DataChunk<'a> {
     /// This chunk ends the message.
     pub last: bool,
     /// The RSV bits of the message's first frame (non-zero only with an
-    /// extension that owns them, e.g. RSV1 for a compressed message).
+    /// extension that owns them, e.g. RSV1 for a compressed message). With
+    /// any set, the payload is the extension's encoding: a text message's
+    /// bytes are not checked as UTF-8 here (the decoder checks what it
+    /// decodes, e.g. [`MessageAssembler`](crate::message::MessageAssembler)
+    /// with an inflater).
     pub rsv: u8,
 }
 

@@ -314,6 +314,12 @@ impl<R: rand_core::Rng> Connection<R> {
             .start_frame(&mut self.shared, kind, len, last, out)
     }
 
+    /// Sets the RSV bits of the next message (RSV1 for a compressed one);
+    /// see [`Sender::set_next_message_rsv`].
+    pub fn set_next_message_rsv(&mut self, rsv: u8) {
+        self.sender.set_next_message_rsv(rsv);
+    }
+
     /// Writes the next piece of a started frame; see [`Sender::encode_payload`].
     pub fn encode_payload(&mut self, payload: &[u8], out: &mut [u8]) -> Result<usize, SendError> {
         self.sender.encode_payload(payload, out)

@@ -298,10 +298,11 @@ impl Receiver {
         if let Err(e) = check_header(shared, &header) {
             return Err(shared.failed(e));
         }
-        if header.payload_len > shared.config.max_message_size {
+        let max = wire_limit(shared.config.max_message_size, header.rsv);
+        if header.payload_len > max {
             return Err(shared.failed(ProtocolError::MessageTooLarge {
                 len: header.payload_len,
-                max: shared.config.max_message_size,
+                max,
             }));
         }
         let payload = &mut buf[len..end];
@@ -310,8 +311,9 @@ impl Receiver {
         }
         let kind = if header.opcode == OpCode::Text {
             // §8.1: the whole message is here, so validating it whole is
-            // failing at its first invalid byte.
-            if crate::utf8::validate(payload).is_err() {
+            // failing at its first invalid byte. An extension's encoding
+            // (RSV set) is checked where it is decoded.
+            if header.rsv == 0 && crate::utf8::validate(payload).is_err() {
                 return Err(shared.failed(ProtocolError::InvalidUtf8));
             }
             DataKind::Text
@@ -365,11 +367,9 @@ impl Receiver {
             }
         };
         let len = message.len.saturating_add(h.payload_len);
-        if len > shared.config.max_message_size {
-            return Err(ProtocolError::MessageTooLarge {
-                len,
-                max: shared.config.max_message_size,
-            });
+        let max = wire_limit(shared.config.max_message_size, message.rsv);
+        if len > max {
+            return Err(ProtocolError::MessageTooLarge { len, max });
         }
         self.rx_message = Some(RxMessage { len, ..message });
         self.rx_frame = RxFrame::Data { fin: h.fin };
@@ -389,8 +389,10 @@ impl Receiver {
             unreachable!("payload of a data frame outside a message");
         };
         let last = fin && frame_end;
-        // §8.1, failing fast: at the first byte that cannot be valid UTF-8.
+        // §8.1, failing fast: at the first byte that cannot be valid UTF-8
+        // (an extension's encoding, RSV set, is checked where it is decoded).
         if message.kind == DataKind::Text
+            && message.rsv == 0
             && (self.rx_utf8.feed(payload).is_err() || (last && self.rx_utf8.finish().is_err()))
         {
             return Err(shared.failed(ProtocolError::InvalidUtf8));
@@ -454,6 +456,20 @@ impl Receiver {
                 Ok(Event::Close(frame))
             }
         }
+    }
+}
+
+/// The most wire bytes a message may have: `max_message_size`, or for a
+/// message an extension encoded (RSV set, e.g. compressed) a little more,
+/// as incompressible data grows by a few bytes per block (zlib's bound is
+/// under 1/1024 + 64 bytes). Its decoded size is held to
+/// `max_message_size` where it is decoded.
+#[inline]
+fn wire_limit(max_message_size: u64, rsv: u8) -> u64 {
+    if rsv == 0 {
+        max_message_size
+    } else {
+        max_message_size.saturating_add(max_message_size / 1024 + 64)
     }
 }
 

@@ -51,6 +51,13 @@ pub struct Sender<R> {
     tx_message: Option<DataKind>,
     tx_utf8: Utf8Validator,
     tx_frame: Option<TxFrame>,
+    /// RSV bits for the first frame of the next message
+    /// ([`set_next_message_rsv`](Sender::set_next_message_rsv)).
+    next_rsv: u8,
+    /// RSV bits of the open message's first frame: non-zero means an
+    /// extension encoded its payload (e.g. compressed it), so it is not
+    /// checked as UTF-8.
+    tx_rsv: u8,
 }
 
 impl<R> Sender<R> {
@@ -60,7 +67,51 @@ impl<R> Sender<R> {
             tx_message: None,
             tx_utf8: Utf8Validator::new(),
             tx_frame: None,
+            next_rsv: 0,
+            tx_rsv: 0,
         }
+    }
+
+    /// Sets the RSV bits of the next message's first frame: how an
+    /// extension marks a message it encoded. For permessage-deflate
+    /// (RFC 7692 §6) it is [`RSV1`](crate::frame::RSV1) on a message whose
+    /// payload, in all its frames, is compressed; its text is then not
+    /// checked as UTF-8 (the compressed bytes are not text). Continuation
+    /// and control frames never carry them. The bits must be in
+    /// [`Config::extension_rsv`](crate::Config::extension_rsv) (negotiated),
+    /// else the frame fails with [`SendError::NotNegotiated`]. They are
+    /// used by the next frame that starts a message and then cleared;
+    /// `0` clears them unused.
+    ///
+    /// ```
+    /// use wsock::{Config, Connection, Outgoing};
+    /// use wsock::frame::RSV1;
+    /// let config = Config::new().extension_rsv(RSV1);
+    /// let (_, mut tx, mut shared) = Connection::server(config).split();
+    /// let mut out = [0u8; 16];
+    /// tx.set_next_message_rsv(RSV1);
+    /// // "Hello", compressed (RFC 7692 §7.2.3.1), sent as a text message.
+    /// // A text message's compressed bytes are not a `&str`: a last fragment
+    /// // is a whole message.
+    /// let compressed = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    /// let frame = Outgoing::Fragment {
+    ///     kind: wsock::DataKind::Text,
+    ///     payload: &compressed,
+    ///     last: true,
+    /// };
+    /// let header = tx.encode_header(&mut shared, frame, &mut out)?;
+    /// assert_eq!(&out[..header.len], &[0xC1, 7]); // FIN, RSV1, text; 7 bytes
+    /// assert_eq!(tx.next_message_rsv(), 0);
+    /// # Ok::<(), wsock::SendError>(())
+    /// ```
+    pub fn set_next_message_rsv(&mut self, rsv: u8) {
+        self.next_rsv = rsv & 0b111;
+    }
+
+    /// The RSV bits the next message will start with (see
+    /// [`set_next_message_rsv`](Sender::set_next_message_rsv)).
+    pub fn next_message_rsv(&self) -> u8 {
+        self.next_rsv
     }
 
     /// True while a frame started with [`start_frame`](Sender::start_frame)
@@ -174,10 +225,10 @@ impl<R: rand_core::Rng> Sender<R> {
         room_after: usize,
     ) -> Result<EncodedHeader, SendError> {
         let last = fragment_last.unwrap_or(true);
-        let (opcode, validator) = self.plan_data(shared, kind, payload, fragment_last)?;
+        let (opcode, validator, rsv) = self.plan_data(shared, kind, payload, fragment_last)?;
         let header = FrameHeader {
             fin: last,
-            rsv: 0,
+            rsv,
             opcode,
             mask: None,
             payload_len: payload.len() as u64,
@@ -196,6 +247,7 @@ impl<R: rand_core::Rng> Sender<R> {
         if let Some(validator) = validator {
             self.tx_utf8 = validator;
         }
+        self.start_message(opcode);
         self.tx_message = if last { None } else { Some(kind) };
         Ok(EncodedHeader {
             len,
@@ -234,10 +286,10 @@ impl<R: rand_core::Rng> Sender<R> {
         if self.tx_frame.is_some() {
             return Err(SendError::FrameInProgress);
         }
-        let (opcode, validator) = self.plan_data(shared, kind, &[], Some(last && len == 0))?;
+        let (opcode, validator, rsv) = self.plan_data(shared, kind, &[], Some(last && len == 0))?;
         let header = FrameHeader {
             fin: last,
-            rsv: 0,
+            rsv,
             opcode,
             mask: None,
             payload_len: len,
@@ -256,6 +308,7 @@ impl<R: rand_core::Rng> Sender<R> {
         if let Some(validator) = validator {
             self.tx_utf8 = validator;
         }
+        self.start_message(opcode);
         self.tx_message = Some(kind);
         self.tx_frame = Some(TxFrame {
             remaining: len,
@@ -320,7 +373,7 @@ impl<R: rand_core::Rng> Sender<R> {
     ) -> Result<usize, SendError> {
         // `n <= payload.len()`, so the cast back to usize cannot truncate.
         let n = frame.remaining.min(payload.len().min(room) as u64) as usize;
-        if frame.kind == DataKind::Text {
+        if frame.kind == DataKind::Text && self.tx_rsv == 0 {
             let mut validator = self.tx_utf8;
             let ends_message = frame.fin && n as u64 == frame.remaining;
             if validator.feed(&payload[..n]).is_err()
@@ -393,25 +446,37 @@ impl<R: rand_core::Rng> Sender<R> {
         kind: DataKind,
         payload: &[u8],
         fragment_last: Option<bool>,
-    ) -> Result<(OpCode, Option<Utf8Validator>), SendError> {
+    ) -> Result<(OpCode, Option<Utf8Validator>, u8), SendError> {
         if shared.state != State::Open {
             return Err(SendError::Closing);
         }
-        let opcode = match (self.tx_message, fragment_last) {
-            (None, _) => match kind {
-                DataKind::Text => OpCode::Text,
-                DataKind::Binary => OpCode::Binary,
-            },
-            (Some(open), Some(_)) if open == kind => OpCode::Continuation,
+        let (opcode, rsv) = match (self.tx_message, fragment_last) {
+            (None, _) => {
+                if self.next_rsv & !shared.config.extension_rsv != 0 {
+                    return Err(SendError::NotNegotiated);
+                }
+                let opcode = match kind {
+                    DataKind::Text => OpCode::Text,
+                    DataKind::Binary => OpCode::Binary,
+                };
+                (opcode, self.next_rsv)
+            }
+            (Some(open), Some(_)) if open == kind => (OpCode::Continuation, 0),
             (Some(_), _) => return Err(SendError::MessageInProgress),
         };
-        // Text sent in fragments is checked across them; a whole text
-        // message is a `&str` already, and binary needs no check.
-        let DataKind::Text = kind else {
-            return Ok((opcode, None));
+        let encoded = if self.tx_message.is_none() {
+            rsv != 0
+        } else {
+            self.tx_rsv != 0
         };
-        let Some(last) = fragment_last else {
-            return Ok((opcode, None));
+        // Text sent in fragments is checked across them; a whole text
+        // message is a `&str` already, binary needs no check, and an
+        // extension's encoding of text is not text.
+        let DataKind::Text = kind else {
+            return Ok((opcode, None, rsv));
+        };
+        let (Some(last), false) = (fragment_last, encoded) else {
+            return Ok((opcode, None, rsv));
         };
         let mut validator = if self.tx_message.is_none() {
             Utf8Validator::new()
@@ -421,7 +486,7 @@ impl<R: rand_core::Rng> Sender<R> {
         if validator.feed(payload).is_err() || (last && validator.finish().is_err()) {
             return Err(SendError::InvalidUtf8);
         }
-        Ok((opcode, Some(validator)))
+        Ok((opcode, Some(validator), rsv))
     }
 
     fn encode_control(
@@ -497,6 +562,14 @@ impl<R: rand_core::Rng> Sender<R> {
         let at = header.encode(out)?;
         write_payload(&mut out[at..], payload, header.mask, 0);
         Ok(at + payload.len())
+    }
+
+    /// After a data frame with `opcode` was encoded: a frame that opened a
+    /// message took the next message's RSV bits.
+    fn start_message(&mut self, opcode: OpCode) {
+        if opcode != OpCode::Continuation {
+            self.tx_rsv = core::mem::take(&mut self.next_rsv);
+        }
     }
 
     /// The encoded length of `header` (given without a mask) as we will

@@ -4,7 +4,7 @@ use super::*;
 use crate::close::CloseCode;
 use crate::error::SendError;
 use crate::event::{Event, Outgoing};
-use crate::frame::{FrameHeader, HeaderParse, OpCode};
+use crate::frame::{FrameHeader, HeaderParse, OpCode, RSV1};
 use std::string::{String, ToString};
 use std::vec;
 use std::vec::Vec;
@@ -175,6 +175,125 @@ fn reserved_bits() {
     assert_eq!(
         feed(&mut server, &ping, 100),
         [Ev::Error(ProtocolError::ReservedBits(0b100))]
+    );
+}
+
+/// RFC 7692 §6: a message an extension encoded (RSV1 on its first frame)
+/// is not text on the wire: its bytes pass unchecked, whole or in
+/// fragments, at any split, and say so in `rsv`; an unencoded text message
+/// on the same connection is still checked.
+#[test]
+fn encoded_messages_skip_the_wire_utf8_check() {
+    let config = Config::new().extension_rsv(RSV1);
+    let not_utf8 = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00, 0xff];
+    let whole = raw(0xC1, true, &not_utf8);
+    let mut fragments = raw(0x41, true, &not_utf8[..3]);
+    fragments.extend(raw(0x80, true, &not_utf8[3..]));
+    for input in [&whole, &fragments] {
+        for step in [1, 2, 5, 100] {
+            let mut server = Connection::server(config);
+            let events = feed(&mut server, input, step);
+            let bytes: Vec<u8> = events
+                .iter()
+                .flat_map(|e| match e {
+                    Ev::Data(DataKind::Text, b, _, _) => b.clone(),
+                    other => panic!("{other:?}"),
+                })
+                .collect();
+            assert_eq!(bytes, not_utf8, "step {step}");
+        }
+    }
+    // The chunk carries the bits.
+    let mut server = Connection::server(config);
+    let mut buf = whole.clone();
+    let Some(Event::Data(chunk)) = server.receive(&mut buf).unwrap().event else {
+        panic!()
+    };
+    assert_eq!(chunk.rsv, RSV1);
+    // Plain text still fails fast.
+    let mut server = Connection::server(config);
+    assert_eq!(
+        feed(&mut server, &raw(0x81, true, &not_utf8), 100).last(),
+        Some(&Ev::Error(ProtocolError::InvalidUtf8))
+    );
+}
+
+/// An encoded message's wire size may pass `max_message_size` by 1/1024 +
+/// 64 bytes (incompressible data grows a little); an unencoded one may not.
+#[test]
+fn encoded_messages_have_a_little_wire_slack() {
+    let config = Config::new().extension_rsv(RSV1).max_message_size(1024);
+    let payload = [0u8; 1024 + 65];
+    let mut server = Connection::server(config);
+    assert!(matches!(
+        feed(&mut server, &raw(0xC2, true, &payload), 4096).as_slice(),
+        [Ev::Data(DataKind::Binary, b, true, true)] if b.len() == payload.len()
+    ));
+    let mut server = Connection::server(config);
+    assert_eq!(
+        feed(&mut server, &raw(0xC2, true, &[0; 1024 + 66]), 4096),
+        [Ev::Error(ProtocolError::MessageTooLarge {
+            len: 1024 + 66,
+            max: 1024 + 65
+        })]
+    );
+    let mut server = Connection::server(config);
+    assert_eq!(
+        feed(&mut server, &raw(0x82, true, &[0; 1025]), 4096),
+        [Ev::Error(ProtocolError::MessageTooLarge {
+            len: 1025,
+            max: 1024
+        })]
+    );
+}
+
+/// The sender marks the next message's first frame with RSV bits, only
+/// when negotiated, never its continuations, once; its text is not
+/// checked as UTF-8.
+#[test]
+fn sending_an_encoded_message() {
+    let compressed = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+    let text = |payload, last| Outgoing::Fragment {
+        kind: DataKind::Text,
+        payload,
+        last,
+    };
+    // Not negotiated: refused, nothing written, and the bits can be cleared.
+    let mut server = Connection::server(Config::new());
+    server.set_next_message_rsv(RSV1);
+    let mut out = [0u8; 64];
+    assert_eq!(
+        server.encode(text(&compressed, true), &mut out),
+        Err(SendError::NotNegotiated)
+    );
+    server.set_next_message_rsv(0);
+    assert!(server.encode(Outgoing::Text("plain"), &mut out).is_ok());
+
+    let mut server = Connection::server(Config::new().extension_rsv(RSV1));
+    server.set_next_message_rsv(RSV1);
+    let sent = frames(&wire(
+        &mut server,
+        &[text(&compressed[..3], false), text(&compressed[3..], true)],
+    ));
+    assert_eq!((sent[0].0.rsv, sent[0].0.opcode), (RSV1, OpCode::Text));
+    assert_eq!((sent[1].0.rsv, sent[1].0.opcode), (0, OpCode::Continuation));
+    // Used up: the next message is plain, and checked.
+    let sent = frames(&wire(&mut server, &[Outgoing::Binary(b"x")]));
+    assert_eq!(sent[0].0.rsv, 0);
+    assert_eq!(
+        server.encode(text(&compressed, true), &mut out),
+        Err(SendError::InvalidUtf8)
+    );
+    // A streamed frame takes the bits too, and its pieces are not checked.
+    server.set_next_message_rsv(RSV1);
+    let mut wire = vec![0u8; 16];
+    let n = server
+        .start_frame(DataKind::Text, compressed.len() as u64, true, &mut wire)
+        .unwrap();
+    assert_eq!(wire[0], 0xC1);
+    assert_eq!(
+        server.encode_payload(&compressed, &mut wire[n..]),
+        Ok(compressed.len())
     );
 }
 

@@ -28,6 +28,10 @@ pub const MAX_HEADER_LEN: usize = 14;
 /// The largest control frame payload (§5.5).
 pub const MAX_CONTROL_PAYLOAD: usize = 125;
 
+/// The first RSV bit (`0b100` in [`FrameHeader::rsv`]): permessage-deflate
+/// (RFC 7692 §6) sets it on the first frame of a compressed message.
+pub const RSV1: u8 = 0b100;
+
 /// A frame opcode (§5.2). Reserved values are rejected when parsing.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum OpCode {

@@ -9,4 +9,4 @@ mod decoder;
 mod header;
 
 pub use decoder::{Decoded, FrameDecoder};
-pub use header::{FrameHeader, HeaderParse, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode};
+pub use header::{FrameHeader, HeaderParse, MAX_CONTROL_PAYLOAD, MAX_HEADER_LEN, OpCode, RSV1};
