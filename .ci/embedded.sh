@@ -21,6 +21,9 @@ ROOT="$PWD"
 # shellcheck source=install.sh
 source "$ROOT/.ci/install.sh"
 FW="$ROOT/firmware"
+# The firmware is built into its own target directory, where the paths below look,
+# whatever CARGO_TARGET_DIR the caller has.
+unset CARGO_TARGET_DIR
 ELF_DIR="$FW/target/thumbv7m-none-eabi"
 BOARD=(qemu-system-arm -cpu cortex-m3 -machine lm3s6965evb -nographic -monitor none
   -semihosting-config enable=on,target=native)

@@ -117,12 +117,21 @@ fn case_count(base: &str) -> Result<u32, Error> {
     Ok(count)
 }
 
-/// The options of a case's connection: messages up to 64 MiB.
+/// The options of a case's connection: messages up to 64 MiB, and
+/// permessage-deflate offered (sections 12 and 13 test it) with
+/// `client_no_context_takeover`, which some of the suite's cases need.
 fn case_options() -> Options {
     let config = Config::new()
         .max_message_size(64 << 20)
         .max_frame_size(64 << 20);
-    Options::new().protocol(config).read_buffer_size(64 * 1024)
+    Options::new()
+        .protocol(config)
+        .read_buffer_size(64 * 1024)
+        .deflate(Some(wsock::blocking::DeflateOptions {
+            // Offered, the suite's servers may ask for it (13.2, 13.5, 13.6).
+            client_no_context_takeover: true,
+            ..wsock::blocking::DeflateOptions::default()
+        }))
 }
 
 /// An echo that the peer's close made moot (it reads no more) is dropped;

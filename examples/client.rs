@@ -24,7 +24,10 @@ fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let mut ws = match ClientBuilder::new(&args.url).connect() {
+    let mut ws = match ClientBuilder::new(&args.url)
+        .options(contract::options(&args))
+        .connect()
+    {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("client: cannot connect to {}: {e}", args.url);

@@ -17,7 +17,11 @@ async fn main() -> ExitCode {
         Ok(args) => args,
         Err(code) => return code,
     };
-    let mut ws = match ClientBuilder::new(&args.url).connect().await {
+    let mut ws = match ClientBuilder::new(&args.url)
+        .options(contract::options(&args))
+        .connect()
+        .await
+    {
         Ok(ws) => ws,
         Err(e) => {
             eprintln!("tokio_client: cannot connect to {}: {e}", args.url);

@@ -193,9 +193,10 @@ pub enum SendError {
     /// to the transport as it is
     /// ([`Sender::pass_payload`](crate::connection::Sender::pass_payload)).
     MaskedFrame,
-    /// A compressed message ([`Outgoing::Compressed`](crate::Outgoing::Compressed))
-    /// on a connection that did not negotiate permessage-deflate (RSV1 is
-    /// not in [`Config::extension_rsv`](crate::Config::extension_rsv)).
+    /// A message marked with RSV bits
+    /// ([`Sender::set_next_message_rsv`](crate::connection::Sender::set_next_message_rsv),
+    /// e.g. RSV1 for a compressed one) that no negotiated extension owns
+    /// (they are not in [`Config::extension_rsv`](crate::Config::extension_rsv)).
     NotNegotiated,
 }
 

@@ -20,6 +20,8 @@
 //!   request that a hyper or axum server has read.
 //! - [`embedded`] (features `embedded-io`, `embedded-io-async`): client and
 //!   server over the embedded I/O traits, with caller-owned buffers.
+//! - [`deflate`] (features `inflate`, `deflate`): the permessage-deflate
+//!   codec (RFC 7692 §7.2), decompression without a heap.
 //!
 //! See the README for a complete client ↔ server example over in-memory buffers.
 #![no_std]
@@ -38,6 +40,8 @@ pub mod blocking;
 pub mod close;
 pub mod config;
 pub mod connection;
+#[cfg(feature = "inflate")]
+pub mod deflate;
 pub mod driver;
 #[cfg(feature = "embedded-io")]
 pub mod embedded;

@@ -217,6 +217,25 @@ impl<B: MessageBuffer> MessageAssembler<B> {
         Ok(chunk.last.then_some(chunk.kind))
     }
 
+    /// Adds a chunk like [`collect`](MessageAssembler::collect), inflating
+    /// it first when its message is compressed (permessage-deflate, RSV1):
+    /// the inflated bytes are held to `max_message_size` and, for text,
+    /// checked as UTF-8 as they come (see [`MessageInflater::inflate_into`](crate::deflate::MessageInflater::inflate_into)).
+    /// Uncompressed messages are collected as they are.
+    #[cfg(feature = "inflate")]
+    pub fn collect_inflated<W: AsRef<[u8]> + AsMut<[u8]>>(
+        &mut self,
+        chunk: &DataChunk<'_>,
+        inflater: &mut crate::deflate::MessageInflater<W>,
+        max_message_size: u64,
+    ) -> Result<Option<DataKind>, ProtocolError> {
+        if !inflater.is_compressed(chunk) {
+            return self.collect(chunk);
+        }
+        inflater.inflate_into(chunk, &mut self.buf, max_message_size)?;
+        Ok(chunk.last.then_some(chunk.kind))
+    }
+
     /// The buffer.
     pub fn buffer(&self) -> &B {
         &self.buf

@@ -302,12 +302,12 @@ async fn refused(
     let writing = tokio::spawn(async move {
         let _ = writer.send(Message::Binary(vec![1; size])).await;
     });
-    match reader.read().await.unwrap() {
-        Message::Close(Some(frame)) => {
+    match reader.read().await {
+        Ok(Message::Close(Some(frame))) => {
             assert_eq!(frame.code, CloseCode(1013));
             assert_eq!(frame.reason, "server memory budget exhausted");
         }
-        other => panic!("expected close 1013, got {other:?}"),
+        other => panic!("expected close 1013 for {size} bytes, got {other:?}"),
     }
     // Reading on sends the close reply the server waits for.
     assert!(matches!(reader.read().await, Err(Error::ConnectionClosed)));

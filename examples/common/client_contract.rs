@@ -8,12 +8,14 @@ use std::process::ExitCode;
 pub fn usage(name: &str, adapter: &str) -> String {
     format!(
         "\
-Usage: {name} [--binary] URL
+Usage: {name} [--binary] [--deflate] URL
 
 An interactive WebSocket client on wsock's {adapter} adapter.
 
   URL       ws://host:port/path or wss://host:port/path
   --binary  send each stdin line as a binary message instead of text
+  --deflate offer permessage-deflate (compression); without it no extension
+            is offered
   --help    print this help
 
 Each stdin line (without its line ending) is sent as one message; an empty
@@ -30,11 +32,20 @@ Errors go to stderr with a non-zero exit status."
 pub struct Args {
     pub url: String,
     pub binary: bool,
+    pub deflate: bool,
+}
+
+/// The connection's options: the library's defaults (timeouts, TCP
+/// keepalive), and permessage-deflate offered with `--deflate`.
+pub fn options(args: &Args) -> wsock::blocking::Options {
+    wsock::blocking::Options::new()
+        .deflate(args.deflate.then(wsock::blocking::DeflateOptions::default))
 }
 
 /// Parses the command line; on `--help` or an error, the exit code.
 pub fn parse_args(name: &str, adapter: &str) -> Result<Args, ExitCode> {
     let mut binary = false;
+    let mut deflate = false;
     let mut url = None;
     let usage_error = |message: &str| {
         eprintln!("{name}: {message}\n\n{}", usage(name, adapter));
@@ -47,6 +58,7 @@ pub fn parse_args(name: &str, adapter: &str) -> Result<Args, ExitCode> {
                 return Err(ExitCode::SUCCESS);
             }
             "--binary" => binary = true,
+            "--deflate" => deflate = true,
             other if other.starts_with('-') => {
                 return Err(usage_error(&format!("unknown option {other}")));
             }
@@ -55,7 +67,11 @@ pub fn parse_args(name: &str, adapter: &str) -> Result<Args, ExitCode> {
         }
     }
     match url {
-        Some(url) => Ok(Args { url, binary }),
+        Some(url) => Ok(Args {
+            url,
+            binary,
+            deflate,
+        }),
         None => Err(usage_error("missing URL")),
     }
 }

@@ -103,9 +103,11 @@ pub const BUSY: &[u8] =
 /// 30 s while a read waits, answered within 30 s or the connection is
 /// dropped with 1011 (a peer that went silent, or a half-open connection,
 /// is freed within a minute); the library's handshake (10 s), close (5 s)
-/// and TCP keepalive defaults.
+/// and TCP keepalive defaults; permessage-deflate accepted when offered
+/// (15-bit windows, context takeover, every message compressed).
 pub fn options() -> Options {
     Options::new()
+        .deflate(Some(wsock::blocking::DeflateOptions::default()))
         .protocol(
             wsock::Config::new()
                 .max_message_size(MAX_MESSAGE)

@@ -139,13 +139,19 @@ pub fn client<S: Transport>(
 ) -> Result<WebSocket<S>, Error> {
     start_tcp_keepalive(&mut stream, &options);
     let mut rng = MaskRng::from_os()?;
+    let deflate = deflate_offer(&options);
+    let offers = offers(request, deflate.as_deref());
+    let request = ClientRequest {
+        extensions: &offers,
+        ..*request
+    };
     let handshake =
-        ClientHandshake::new(*request, &mut rng).max_header_bytes(options.max_header_bytes);
+        ClientHandshake::new(request, &mut rng).max_header_bytes(options.max_header_bytes);
     let deadline = Deadline::after(options.handshake_timeout, Phase::Handshake);
     deadline.arm(&mut stream)?;
     write_all(&mut stream, &encode_request(&handshake)?).map_err(|e| deadline.name(e))?;
     let mut buf = Vec::new();
-    let (len, subprotocol) = loop {
+    let done = loop {
         deadline.arm(&mut stream)?;
         read_more(&mut stream, &mut buf).map_err(|e| deadline.name(e))?;
         if let Some(done) = check_response(&handshake, &buf, &options)? {
@@ -153,9 +159,41 @@ pub fn client<S: Transport>(
         }
     };
     stream.set_timeout(None)?;
-    let mut ws = WebSocket::from_upgraded(stream, Role::Client, options, &buf[len..])?;
-    ws.set_subprotocol(subprotocol);
+    let mut ws = WebSocket::from_upgraded(stream, Role::Client, options, &buf[done.len..])?;
+    ws.set_subprotocol(done.subprotocol);
+    #[cfg(feature = "deflate")]
+    if let (Some(agreed), Some(deflate)) = (done.deflate, &options.deflate) {
+        ws.set_deflate(&agreed, deflate);
+    }
     Ok(ws)
+}
+
+/// permessage-deflate's offer, when [`Options::deflate`] asks for it.
+pub(crate) fn deflate_offer(options: &Options) -> Option<String> {
+    #[cfg(feature = "deflate")]
+    return options.deflate.map(|d| d.offer_value());
+    #[cfg(not(feature = "deflate"))]
+    {
+        let _ = options;
+        None
+    }
+}
+
+/// The extensions a client offers: the request's own, then `deflate`.
+pub(crate) fn offers<'a>(request: &ClientRequest<'a>, deflate: Option<&'a str>) -> Vec<&'a str> {
+    let mut offers = request.extensions.to_vec();
+    offers.extend(deflate);
+    offers
+}
+
+/// What a 101 response settled.
+pub(crate) struct Upgraded {
+    /// The response's length: bytes after it are WebSocket input.
+    pub(crate) len: usize,
+    pub(crate) subprotocol: Option<String>,
+    /// permessage-deflate, if the server accepted our offer.
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::handshake::deflate::Agreed>,
 }
 
 /// The request to write (shared by the std adapters).
@@ -181,11 +219,26 @@ pub(crate) fn check_response(
     handshake: &ClientHandshake<'_>,
     buf: &[u8],
     options: &Options,
-) -> Result<Option<(usize, Option<String>)>, Error> {
+) -> Result<Option<Upgraded>, Error> {
     let mut headers = vec![EMPTY_HEADER; options.max_headers];
-    Ok(handshake
-        .receive(buf, &mut headers)?
-        .map(|response| (response.len, response.subprotocol.map(String::from))))
+    let Some(response) = handshake.receive(buf, &mut headers)? else {
+        return Ok(None);
+    };
+    #[cfg(feature = "deflate")]
+    let deflate = match &options.deflate {
+        Some(deflate) => crate::handshake::deflate::check_response(
+            &deflate.offer(),
+            response.extensions().map(str::as_bytes),
+        )
+        .map_err(HandshakeError::Deflate)?,
+        None => None,
+    };
+    Ok(Some(Upgraded {
+        len: response.len,
+        subprotocol: response.subprotocol.map(String::from),
+        #[cfg(feature = "deflate")]
+        deflate,
+    }))
 }
 
 /// Connects to the first address of `host:port` that answers.

@@ -50,10 +50,13 @@
 
 mod budget;
 mod client;
+#[cfg(feature = "deflate")]
+pub(crate) mod compression;
 mod deadline;
 mod error;
 pub(crate) mod keepalive;
 mod message;
+mod reassembly;
 mod rng;
 mod server;
 mod split;
@@ -65,16 +68,19 @@ pub use budget::Budget;
 pub(crate) use budget::MessageVec;
 pub use client::{ClientBuilder, client, connect};
 #[cfg(feature = "tokio")]
-pub(crate) use client::{check_response, encode_request};
+pub(crate) use client::{check_response, deflate_offer, encode_request, offers};
+#[cfg(feature = "deflate")]
+pub use compression::DeflateOptions;
 use deadline::{CloseClock, Deadline};
 pub use error::{Error, Phase};
 use keepalive::{Due, Pinger};
 pub use message::{CloseFrame, Message};
+pub(crate) use reassembly::Reassembly;
 #[cfg(feature = "tokio")]
 pub(crate) use server::ServerHandshake;
-#[cfg(feature = "http")]
-pub(crate) use server::borrowed;
 pub use server::{Acceptance, Rejection, accept, accept_with};
+#[cfg(feature = "http")]
+pub(crate) use server::{Selected, borrowed};
 pub use split::{ReadHalf, ReuniteError, TrySplit, WriteHalf};
 #[cfg(all(feature = "tls", feature = "tokio"))]
 pub(crate) use tls::server_name;
@@ -90,7 +96,6 @@ use crate::connection::{Connection, State};
 use crate::driver::{Driver, End, Next, Reply};
 use crate::error::{ProtocolError, SendError};
 use crate::event::{DataKind, Event, Outgoing};
-use crate::message::MessageAssembler;
 pub use rng::MaskRng;
 use std::io;
 use std::string::String;
@@ -134,6 +139,14 @@ pub struct Options {
     /// for what it finds and where it applies. Not to be confused with
     /// [`keepalive`](Options::keepalive), the WebSocket pings.
     pub tcp_keepalive: Option<TcpKeepalive>,
+    /// permessage-deflate (RFC 7692; default off, feature `deflate`): a
+    /// client offers it, a server accepts an offer it can serve; then whole
+    /// messages sent are compressed (from [`DeflateOptions::threshold`]
+    /// bytes) and compressed messages received are inflated, held to
+    /// `max_message_size` as they inflate. Memory per connection: see the
+    /// README (about 300 KiB with 15-bit windows both ways).
+    #[cfg(feature = "deflate")]
+    pub deflate: Option<DeflateOptions>,
 }
 
 /// Keepalive pings: see [`Options::keepalive`].
@@ -247,7 +260,16 @@ impl Options {
             write_high_water: 128 * 1024,
             keepalive: None,
             tcp_keepalive: Some(TcpKeepalive::new()),
+            #[cfg(feature = "deflate")]
+            deflate: None,
         }
+    }
+
+    /// Sets [`deflate`](Options::deflate).
+    #[cfg(feature = "deflate")]
+    pub const fn deflate(mut self, deflate: Option<DeflateOptions>) -> Self {
+        self.deflate = deflate;
+        self
     }
 
     /// Sets [`protocol`](Options::protocol).
@@ -324,7 +346,7 @@ pub struct WebSocket<S> {
     /// The connection with its read buffer (allocated once) and its write
     /// queue (a `Vec` that grows to the largest queued frame).
     driver: Driver<MaskRng, Vec<u8>, Vec<u8>>,
-    assembler: MessageAssembler<MessageVec>,
+    assembler: Reassembly,
     /// The closing handshake's deadline, started when the connection
     /// stops being open.
     close: CloseClock,
@@ -333,6 +355,9 @@ pub struct WebSocket<S> {
     /// A write failed for good (not a timeout) and the transport was ended.
     broken: Option<io::ErrorKind>,
     subprotocol: Option<String>,
+    /// Compresses what `write` sends, when permessage-deflate was agreed.
+    #[cfg(feature = "deflate")]
+    deflater: Option<std::boxed::Box<compression::MessageDeflater>>,
 }
 
 /// What one step of `read` found.
@@ -355,12 +380,35 @@ impl<S: Transport> WebSocket<S> {
         Ok(WebSocket {
             stream,
             driver: new_driver(role, &options, leftover, options.read_buffer_size)?,
-            assembler: MessageAssembler::new(MessageVec::default()),
+            assembler: Reassembly::new(),
             close: CloseClock::new(options.close_timeout),
             pinger: options.keepalive.map(Pinger::new),
             broken: None,
             subprotocol: None,
+            #[cfg(feature = "deflate")]
+            deflater: None,
         })
+    }
+
+    /// Turns on permessage-deflate as the opening handshake agreed it
+    /// (`accept`, `accept_with` and the clients do this themselves; call it
+    /// after [`from_upgraded`](WebSocket::from_upgraded) for a handshake of
+    /// your own): RSV1 becomes the extension's, compressed messages are
+    /// inflated by [`read`](WebSocket::read) and its kin, and whole messages
+    /// written are compressed with `options`.
+    #[cfg(feature = "deflate")]
+    pub fn set_deflate(
+        &mut self,
+        agreed: &crate::handshake::deflate::Agreed,
+        options: &DeflateOptions,
+    ) {
+        let conn = self.driver.connection_mut();
+        self.deflater = Some(compression::enable(
+            conn,
+            &mut self.assembler,
+            agreed,
+            options,
+        ));
     }
 
     /// Reads the next message: a whole text or binary message, or a control
@@ -515,7 +563,22 @@ impl<S: Transport> WebSocket<S> {
     ///   found in what was received) after any other I/O error: the
     ///   transport is broken; nothing is copied, the transport is ended and
     ///   later writes fail. Reads still return what was received.
+    ///
+    /// With permessage-deflate agreed, a whole text or binary message
+    /// (`Outgoing::Text`, `Outgoing::Binary`) is compressed first; fragments
+    /// go as they are.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(mut deflater) = self.deflater.take() {
+            let written = compression::write(self, &mut deflater, frame);
+            self.deflater = Some(deflater);
+            return written;
+        }
+        self.write_as_is(frame)
+    }
+
+    /// [`write`](WebSocket::write) without compression.
+    pub(crate) fn write_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         if let Some(kind) = self.broken {
             return Err(broken(kind));
         }
@@ -860,11 +923,25 @@ impl<S: Transport> Iterator for Incoming<'_, S> {
     }
 }
 
+#[cfg(feature = "deflate")]
+impl<S: Transport> compression::Compressing for WebSocket<S> {
+    fn can_start_message(&mut self) -> bool {
+        let conn = self.driver.connection();
+        compression::can_start_message(conn.sender(), conn.shared())
+    }
+    fn set_next_message_rsv(&mut self, rsv: u8) {
+        self.driver.connection_mut().set_next_message_rsv(rsv);
+    }
+    fn write_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        WebSocket::write_as_is(self, frame)
+    }
+}
+
 /// What one event means to a reader of whole messages: data is collected
 /// into `assembler` (the text is checked once, as it becomes a `String` in
 /// [`whole_message`]), control frames are copied out.
 #[inline]
-pub(crate) fn message_step(assembler: &mut MessageAssembler<MessageVec>, event: Event<'_>) -> Step {
+pub(crate) fn message_step(assembler: &mut Reassembly, event: Event<'_>) -> Step {
     match event {
         Event::Data(chunk) => match assembler.collect(&chunk) {
             Ok(None) => Step::Continue,
@@ -886,7 +963,7 @@ pub(crate) fn message_step(assembler: &mut MessageAssembler<MessageVec>, event: 
 /// connection (the caller's loop writes its close).
 pub(crate) fn next_message(
     driver: &mut StdDriver,
-    assembler: &mut MessageAssembler<MessageVec>,
+    assembler: &mut Reassembly,
 ) -> Next<Result<Step, Error>> {
     loop {
         match driver.poll_event(|event, _| message_step(assembler, event)) {
@@ -899,10 +976,7 @@ pub(crate) fn next_message(
 
 /// Takes the whole message out of `assembler`.
 #[inline]
-pub(crate) fn whole_message(
-    assembler: &mut MessageAssembler<MessageVec>,
-    kind: DataKind,
-) -> Result<Message, Error> {
+pub(crate) fn whole_message(assembler: &mut Reassembly, kind: DataKind) -> Result<Message, Error> {
     let bytes = assembler.buffer_mut().take();
     Ok(match kind {
         DataKind::Binary => Message::Binary(bytes),

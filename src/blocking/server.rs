@@ -31,11 +31,15 @@ pub struct Rejection {
 
 impl Acceptance {
     /// Runs `f` with this answer in the core's form.
-    pub(crate) fn with_accept<T>(&self, f: impl FnOnce(&Accept<'_>) -> T) -> T {
+    pub(crate) fn with_accept<T>(
+        &self,
+        extensions: Option<&str>,
+        f: impl FnOnce(&Accept<'_>) -> T,
+    ) -> T {
         let headers = borrowed(&self.headers);
         f(&Accept {
             subprotocol: self.subprotocol.as_deref(),
-            extensions: None,
+            extensions,
             headers: &headers,
         })
     }
@@ -98,6 +102,10 @@ where
                 let leftover = &handshake.buf[accepted.request_len..];
                 let mut ws = WebSocket::from_upgraded(stream, Role::Server, options, leftover)?;
                 ws.set_subprotocol(accepted.subprotocol);
+                #[cfg(feature = "deflate")]
+                if let (Some(agreed), Some(deflate)) = (accepted.deflate, &options.deflate) {
+                    ws.set_deflate(&agreed, deflate);
+                }
                 return Ok(ws);
             }
             Err(e) => {
@@ -135,6 +143,9 @@ pub(crate) struct Accepted {
     /// The request's length: bytes of `buf` after it are WebSocket input.
     pub(crate) request_len: usize,
     pub(crate) subprotocol: Option<String>,
+    /// permessage-deflate, if an offer was accepted.
+    #[cfg(feature = "deflate")]
+    pub(crate) deflate: Option<crate::handshake::deflate::Agreed>,
 }
 
 impl<F> ServerHandshake<F>
@@ -171,7 +182,9 @@ where
         let extra = acceptance.headers.iter();
         let extra: usize = extra.map(|(n, v)| n.len() + v.len() + 4).sum();
         let mut response = vec![0u8; 512 + extra];
-        match acceptance.with_accept(|accept| request.accept(accept, &mut response)) {
+        let selected = Selected::for_request(&self.options, &request);
+        let extensions = selected.extensions();
+        match acceptance.with_accept(extensions, |accept| request.accept(accept, &mut response)) {
             Ok(n) => {
                 response.truncate(n);
                 Some(Answer {
@@ -179,11 +192,61 @@ where
                     outcome: Ok(Accepted {
                         request_len: request.len,
                         subprotocol: acceptance.subprotocol,
+                        #[cfg(feature = "deflate")]
+                        deflate: selected.agreed(),
                     }),
                 })
             }
             Err(e) => Some(refusal(e.status(), &[], Error::Handshake(e))),
         }
+    }
+}
+
+/// The extensions a server selects for a request: permessage-deflate, the
+/// first offer it can serve (RFC 7692 §5), when [`Options::deflate`] is on.
+pub(crate) struct Selected {
+    value: [u8; 160],
+    len: usize,
+    #[cfg(feature = "deflate")]
+    agreed: Option<crate::handshake::deflate::Agreed>,
+}
+
+impl Selected {
+    pub(crate) fn for_request(options: &Options, request: &Request<'_>) -> Self {
+        #[cfg_attr(not(feature = "deflate"), allow(unused_mut))]
+        let mut selected = Selected {
+            value: [0; 160],
+            len: 0,
+            #[cfg(feature = "deflate")]
+            agreed: None,
+        };
+        #[cfg(feature = "deflate")]
+        if let Some(deflate) = options.deflate {
+            let offers = request.extensions().map(str::as_bytes);
+            // The longest response fits; `Err` could only mean it did not.
+            let negotiated = deflate
+                .server_config()
+                .negotiate(offers, &mut selected.value);
+            if let Ok(Some((agreed, len))) = negotiated {
+                selected.agreed = Some(agreed);
+                selected.len = len;
+            }
+        }
+        #[cfg(not(feature = "deflate"))]
+        let _ = (options, request);
+        selected
+    }
+
+    /// The `Sec-WebSocket-Extensions` value, if any.
+    pub(crate) fn extensions(&self) -> Option<&str> {
+        let value = core::str::from_utf8(&self.value[..self.len]).ok();
+        value.filter(|v| !v.is_empty())
+    }
+
+    /// What permessage-deflate agreed, if it was selected.
+    #[cfg(feature = "deflate")]
+    pub(crate) fn agreed(&self) -> Option<crate::handshake::deflate::Agreed> {
+        self.agreed
     }
 }
 

@@ -6,10 +6,8 @@
 use super::deadline::{CloseClock, Deadline};
 use super::keepalive::{self, Due, Pinger};
 use super::rng::MaskRng;
-use super::{Budget, MessageVec, ended, message_step, whole_message};
-use super::{
-    Error, KEEP_WRITE_CAPACITY, Message, MessageAssembler, Phase, Step, Transport, WebSocket,
-};
+use super::{Budget, ended, message_step, whole_message};
+use super::{Error, KEEP_WRITE_CAPACITY, Message, Phase, Reassembly, Step, Transport, WebSocket};
 use crate::close::CloseCode;
 use crate::connection::{Connection, Receiver, Sender, Shared, State};
 use crate::driver::{self, Driver, End, Next};
@@ -261,7 +259,7 @@ fn write_all<S: Write>(stream: &mut S, bytes: &[u8]) -> (usize, io::Result<()>) 
 #[derive(Debug)]
 pub struct ReadHalf<S> {
     reading: Reading<S>,
-    assembler: MessageAssembler<MessageVec>,
+    assembler: Reassembly,
     subprotocol: Option<String>,
 }
 
@@ -292,6 +290,23 @@ pub struct WriteHalf<S> {
     close_timeout: Option<Duration>,
     /// The buffer big frames are streamed through.
     piece: Vec<u8>,
+    /// Compresses what `write` sends, when permessage-deflate was agreed.
+    #[cfg(feature = "deflate")]
+    deflater: Option<std::boxed::Box<super::compression::MessageDeflater>>,
+}
+
+#[cfg(feature = "deflate")]
+impl<S: Transport> super::compression::Compressing for WriteHalf<S> {
+    fn can_start_message(&mut self) -> bool {
+        let st = self.path.lock();
+        super::compression::can_start_message(&st.sender, &st.shared)
+    }
+    fn set_next_message_rsv(&mut self, rsv: u8) {
+        self.path.lock().sender.set_next_message_rsv(rsv);
+    }
+    fn write_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        WriteHalf::write_as_is(self, frame)
+    }
 }
 
 /// [`ReadHalf::reunite`] was given the write half of another WebSocket.
@@ -379,6 +394,8 @@ impl<S: TrySplit> WebSocket<S> {
             path,
             close_timeout: self.close.timeout(),
             piece: Vec::new(),
+            #[cfg(feature = "deflate")]
+            deflater: self.deflater,
         };
         Ok((read, write))
     }
@@ -646,6 +663,12 @@ impl<S: Transport> ReadHalf<S> {
         if !Arc::ptr_eq(&self.reading.path, &write.path) {
             return Err(Box::new(ReuniteError(self, write)));
         }
+        #[cfg(feature = "deflate")]
+        let deflater = {
+            let mut write = write;
+            write.deflater.take()
+        };
+        #[cfg(not(feature = "deflate"))]
         drop(write);
         let reading = self.reading;
         let Ok(path) = Arc::try_unwrap(reading.path) else {
@@ -673,6 +696,8 @@ impl<S: Transport> ReadHalf<S> {
             pinger: reading.pinger,
             broken: st.broken,
             subprotocol: self.subprotocol,
+            #[cfg(feature = "deflate")]
+            deflater,
         })
     }
 }
@@ -692,6 +717,17 @@ impl<S: Transport> WriteHalf<S> {
     /// [`flush`](WriteHalf::flush); after any other I/O error the transport
     /// is broken, nothing is kept and later writes fail.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(mut deflater) = self.deflater.take() {
+            let written = super::compression::write(self, &mut deflater, frame);
+            self.deflater = Some(deflater);
+            return written;
+        }
+        self.write_as_is(frame)
+    }
+
+    /// [`write`](WriteHalf::write) without compression.
+    fn write_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         match frame.as_data() {
             Some((kind, payload, last)) if payload.len() >= KEEP_WRITE_CAPACITY => {
                 self.write_through(frame, kind, payload, last)

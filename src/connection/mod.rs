@@ -186,9 +186,19 @@ impl<R> Connection<R> {
         &self.receiver
     }
 
+    /// The output half (e.g. whether a message is half sent).
+    pub fn sender(&self) -> &Sender<R> {
+        &self.sender
+    }
+
     /// The shared part: state, failure, owed frames.
     pub fn shared(&self) -> &Shared {
         &self.shared
+    }
+
+    /// Gives negotiated extensions RSV bits; see [`Shared::set_extension_rsv`].
+    pub fn set_extension_rsv(&mut self, bits: u8) {
+        self.shared.set_extension_rsv(bits);
     }
 
     /// Our role.

@@ -105,6 +105,14 @@ impl Shared {
         &self.config
     }
 
+    /// Gives negotiated extensions the RSV `bits` (e.g. [`RSV1`](crate::frame::RSV1)
+    /// once permessage-deflate is agreed), as
+    /// [`Config::extension_rsv`] would have from the start: for a
+    /// connection made before its handshake's result was known.
+    pub fn set_extension_rsv(&mut self, bits: u8) {
+        self.config.extension_rsv = bits & 0b111;
+    }
+
     /// Where the closing handshake stands.
     pub fn state(&self) -> State {
         self.state

@@ -592,7 +592,10 @@ impl DeflateParams {
             server_max_window_bits,
             client_max_window_bits,
             server_no_context_takeover: response.server_no_context_takeover,
-            client_no_context_takeover: response.client_no_context_takeover,
+            // §7.1.1.2: offered, it is the client's promise even if the
+            // response leaves it out.
+            client_no_context_takeover: self.client_no_context_takeover
+                || response.client_no_context_takeover,
         })
     }
 }

@@ -110,6 +110,9 @@ pub enum HandshakeError {
     UnexpectedSubprotocol,
     /// §4.1: the server selected an extension we did not offer.
     UnexpectedExtension,
+    /// RFC 7692 §7.1: the server's permessage-deflate response breaks the
+    /// rules, or asks for what we did not offer (client side).
+    Deflate(deflate::NegotiationError),
     /// The output buffer is too small for the request or response.
     BufferTooSmall,
     /// A header name or value supplied by the application is not valid HTTP
@@ -162,6 +165,7 @@ impl core::fmt::Display for HandshakeError {
             HandshakeError::UnexpectedExtension => {
                 f.write_str("server selected an extension we did not offer")
             }
+            HandshakeError::Deflate(e) => write!(f, "permessage-deflate response: {e}"),
             HandshakeError::BufferTooSmall => f.write_str("handshake output buffer too small"),
             HandshakeError::InvalidInput(what) => write!(f, "invalid handshake input: {what}"),
         }

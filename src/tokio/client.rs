@@ -4,7 +4,7 @@
 
 use super::stream::MaybeTlsStream;
 use super::{Error, Options, WebSocket, read_more, within};
-use crate::blocking::{MaskRng, check_response, encode_request};
+use crate::blocking::{MaskRng, check_response, deflate_offer, encode_request, offers};
 use crate::config::Role;
 use crate::handshake::Url;
 use crate::handshake::client::{ClientHandshake, ClientRequest};
@@ -132,18 +132,28 @@ where
     S: AsyncRead + AsyncWrite + Unpin,
 {
     let mut rng = MaskRng::from_os()?;
+    let deflate = deflate_offer(&options);
+    let offers = offers(request, deflate.as_deref());
+    let request = ClientRequest {
+        extensions: &offers,
+        ..*request
+    };
     let handshake =
-        ClientHandshake::new(*request, &mut rng).max_header_bytes(options.max_header_bytes);
+        ClientHandshake::new(request, &mut rng).max_header_bytes(options.max_header_bytes);
     stream.write_all(&encode_request(&handshake)?).await?;
     stream.flush().await?;
     let mut buf = Vec::new();
-    let (len, subprotocol) = loop {
+    let done = loop {
         read_more(&mut stream, &mut buf).await?;
         if let Some(done) = check_response(&handshake, &buf, &options)? {
             break done;
         }
     };
-    let mut ws = WebSocket::from_upgraded(stream, Role::Client, options, &buf[len..])?;
-    ws.set_subprotocol(subprotocol);
+    let mut ws = WebSocket::from_upgraded(stream, Role::Client, options, &buf[done.len..])?;
+    ws.set_subprotocol(done.subprotocol);
+    #[cfg(feature = "deflate")]
+    if let (Some(agreed), Some(deflate)) = (done.deflate, &options.deflate) {
+        ws.set_deflate(&agreed, deflate);
+    }
     Ok(ws)
 }

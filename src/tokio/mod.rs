@@ -79,6 +79,8 @@ mod tls;
 #[cfg(feature = "http")]
 pub mod upgrade;
 
+#[cfg(feature = "deflate")]
+pub use crate::blocking::DeflateOptions;
 pub use crate::blocking::{
     Acceptance, Budget, CloseFrame, Error, Keepalive, Message, Options, Phase, Rejection,
     TcpKeepalive,
@@ -90,9 +92,9 @@ pub use stream::MaybeTlsStream;
 #[cfg(feature = "tls")]
 pub use tls::{TlsStream, accept_tls};
 
+use crate::blocking::Reassembly;
 use crate::blocking::{
-    KEEP_WRITE_CAPACITY, MaskRng, MessageVec, StdDriver, Step, ended, new_driver, next_message,
-    whole_message,
+    KEEP_WRITE_CAPACITY, MaskRng, StdDriver, Step, ended, new_driver, next_message, whole_message,
 };
 use crate::close::CloseCode;
 use crate::config::Role;
@@ -100,7 +102,6 @@ use crate::connection::{Connection, State};
 use crate::driver::{Next, Reply};
 use crate::error::ProtocolError;
 use crate::event::{DataKind, Event, Outgoing};
-use crate::message::MessageAssembler;
 use ::tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use ::tokio::time::Sleep;
 use core::future::poll_fn;
@@ -116,13 +117,28 @@ use std::string::String;
 use std::time::Duration;
 use std::vec::Vec;
 
+#[cfg(feature = "deflate")]
+impl<S: AsyncRead + AsyncWrite + Unpin> crate::blocking::compression::Compressing for WebSocket<S> {
+    fn can_start_message(&mut self) -> bool {
+        let conn = self.io.driver.connection();
+        self.io.streaming.is_none()
+            && crate::blocking::compression::can_start_message(conn.sender(), conn.shared())
+    }
+    fn set_next_message_rsv(&mut self, rsv: u8) {
+        self.io.driver.connection_mut().set_next_message_rsv(rsv);
+    }
+    fn write_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        WebSocket::write_as_is(self, frame)
+    }
+}
+
 /// A WebSocket over a tokio stream, after the opening handshake.
 ///
 /// `Send` when the stream is, and `Unpin`.
 #[derive(Debug)]
 pub struct WebSocket<S> {
     io: Io<S>,
-    assembler: MessageAssembler<MessageVec>,
+    assembler: Reassembly,
     /// A control message that was read and is returned once the reply it
     /// called for (pong, close reply) is written: kept here, not in the
     /// future, so a dropped `read` loses nothing.
@@ -137,6 +153,9 @@ pub struct WebSocket<S> {
     subprotocol: Option<String>,
     /// The [`Stream`] has ended.
     ended: bool,
+    /// Compresses what is sent, when permessage-deflate was agreed.
+    #[cfg(feature = "deflate")]
+    deflater: Option<Box<crate::blocking::compression::MessageDeflater>>,
 }
 
 /// The stream and the driver: the adapter's I/O.
@@ -397,7 +416,7 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                 streaming: None,
                 read_size: ReadSize::new(options.read_buffer_size),
             },
-            assembler: MessageAssembler::new(MessageVec::default()),
+            assembler: Reassembly::new(),
             control: None,
             close_timeout: options.close_timeout,
             close_deadline: None,
@@ -405,7 +424,27 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
             pinger: options.keepalive.map(Pinger::new),
             subprotocol: None,
             ended: false,
+            #[cfg(feature = "deflate")]
+            deflater: None,
         })
+    }
+
+    /// Turns on permessage-deflate as the opening handshake agreed it
+    /// (`accept`, `connect` and the hyper upgrade do this themselves; call
+    /// it after [`from_upgraded`](WebSocket::from_upgraded) for a handshake
+    /// of your own): compressed messages are inflated by
+    /// [`read`](WebSocket::read) and the `Stream`, and whole messages sent
+    /// are compressed with `options`.
+    #[cfg(feature = "deflate")]
+    pub fn set_deflate(
+        &mut self,
+        agreed: &crate::handshake::deflate::Agreed,
+        options: &crate::blocking::DeflateOptions,
+    ) {
+        let conn = self.io.driver.connection_mut();
+        let assembler = &mut self.assembler;
+        let deflater = crate::blocking::compression::enable(conn, assembler, agreed, options);
+        self.deflater = Some(deflater);
     }
 
     /// Reads the next message: a whole text or binary message, or a control
@@ -440,8 +479,13 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
                     Poll::Ready(Ok(())) => return Poll::Ready(Ok(message)),
                 }
             }
-            // A big message's payload: straight into the message.
-            match self.io.poll_read_payload(cx, self.assembler.buffer_mut()) {
+            // A big message's payload: straight into the message (not a
+            // compressed one's: it goes through the inflater).
+            let direct = !self.assembler.is_inflating();
+            match self
+                .io
+                .poll_read_payload(cx, self.assembler.buffer_mut(), direct)
+            {
                 Poll::Pending => return self.poll_pending(cx),
                 Poll::Ready(Err(e)) => return Poll::Ready(Err(e)),
                 Poll::Ready(Ok(Payload::Added(Some(kind)))) => {
@@ -610,7 +654,21 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// changed (e.g. while a big message from `send` is still going out:
     /// flush first); [`Error::PeerClosed`] that the peer's close has been
     /// received, so a data frame cannot go out.
+    ///
+    /// With permessage-deflate agreed, a whole text or binary message is
+    /// compressed first; fragments go as they are.
     pub fn write(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(mut deflater) = self.deflater.take() {
+            let written = crate::blocking::compression::write(self, &mut deflater, frame);
+            self.deflater = Some(deflater);
+            return written;
+        }
+        self.write_as_is(frame)
+    }
+
+    /// [`write`](WebSocket::write) without compression.
+    fn write_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         if self.io.streaming.is_some() {
             return Err(Error::Send(crate::SendError::FrameInProgress));
         }
@@ -765,6 +823,11 @@ impl<S: AsyncRead + AsyncWrite + Unpin> WebSocket<S> {
     /// messages are kept and streamed (see [`Io::queue_next_piece`]).
     fn queue_message(&mut self, message: Message) -> Result<(), Error> {
         if self.io.streaming.is_some() {
+            return self.write(message.as_outgoing());
+        }
+        // Compressed, a message is a new buffer anyway: queued as one.
+        #[cfg(feature = "deflate")]
+        if self.deflater.is_some() {
             return self.write(message.as_outgoing());
         }
         if let Some(code) = self.io.driver.connection().shared().peer_close() {

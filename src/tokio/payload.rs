@@ -39,17 +39,20 @@ impl<S: AsyncRead + AsyncWrite + Unpin> Io<S> {
     /// message's bytes so far), if the case applies. Cancel-safe: the bytes
     /// of a read that completes are taken in the same poll.
     ///
-    /// The room is taken from the message's budget first; without enough
+    /// Only when `direct` (not for a connection that inflates). The room is
+    /// taken from the message's budget first; without enough
     /// of it the usual path reads on, and fails the connection (1013) when
     /// the bytes it has do not fit.
     pub(super) fn poll_read_payload(
         &mut self,
         cx: &mut Context<'_>,
         buffer: &mut MessageVec,
+        direct: bool,
     ) -> Poll<Result<Payload, Error>> {
         let conn = self.driver.connection();
         let remaining = conn.receiver().frame_payload_remaining();
-        if remaining < DIRECT_READ
+        if !direct
+            || remaining < DIRECT_READ
             || self.streaming.is_some()
             || self.driver.has_input()
             || self.driver.has_pending_output()

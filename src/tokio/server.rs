@@ -115,6 +115,10 @@ where
                 let leftover = &handshake.buf[accepted.request_len..];
                 let mut ws = WebSocket::from_upgraded(stream, Role::Server, options, leftover)?;
                 ws.set_subprotocol(accepted.subprotocol);
+                #[cfg(feature = "deflate")]
+                if let (Some(agreed), Some(deflate)) = (accepted.deflate, &options.deflate) {
+                    ws.set_deflate(&agreed, deflate);
+                }
                 return Ok(ws);
             }
             Err(e) => {

@@ -19,15 +19,15 @@ use super::{
     Error, KEEP_IDLE_QUEUE, Message, ReadSize, Streaming, WebSocket, poll_read_lazily, stream_item,
     within_deadline,
 };
+use crate::blocking::Reassembly;
 use crate::blocking::{
-    Budget, KEEP_WRITE_CAPACITY, MaskRng, MessageVec, Step, ended, message_step, whole_message,
+    Budget, KEEP_WRITE_CAPACITY, MaskRng, Step, ended, message_step, whole_message,
 };
 use crate::close::CloseCode;
 use crate::connection::{Connection, Receiver, Sender, Shared, State};
 use crate::driver::{self, Driver, Next};
 use crate::error::ProtocolError;
 use crate::event::{Event, Outgoing};
-use crate::message::MessageAssembler;
 use ::tokio::io::{AsyncRead, AsyncWrite};
 use ::tokio::time::Sleep;
 use core::future::poll_fn;
@@ -47,7 +47,7 @@ use std::vec::Vec;
 #[derive(Debug)]
 pub struct ReadHalf<S> {
     reading: Reading<S>,
-    assembler: MessageAssembler<MessageVec>,
+    assembler: Reassembly,
     /// A control message read, returned once its reply is written.
     control: Option<Message>,
     subprotocol: Option<String>,
@@ -119,6 +119,23 @@ struct SendState<S> {
     /// encoded into the queue piece by piece as it drains.
     streaming: Option<Streaming>,
     shut_down: bool,
+    /// Compresses what is sent, when permessage-deflate was agreed.
+    #[cfg(feature = "deflate")]
+    deflater: Option<Box<crate::blocking::compression::MessageDeflater>>,
+}
+
+#[cfg(feature = "deflate")]
+impl<S: AsyncRead + AsyncWrite> crate::blocking::compression::Compressing for SendState<S> {
+    fn can_start_message(&mut self) -> bool {
+        self.streaming.is_none()
+            && crate::blocking::compression::can_start_message(&self.sender, &self.shared)
+    }
+    fn set_next_message_rsv(&mut self, rsv: u8) {
+        self.sender.set_next_message_rsv(rsv);
+    }
+    fn write_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        self.queue_frame_as_is(frame)
+    }
 }
 
 /// The wakers of the two halves' tasks (read half first).
@@ -192,6 +209,17 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
 
     /// Queues one whole frame behind the owed ones.
     fn queue_frame(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
+        #[cfg(feature = "deflate")]
+        if let Some(mut deflater) = self.deflater.take() {
+            let written = crate::blocking::compression::write(self, &mut deflater, frame);
+            self.deflater = Some(deflater);
+            return written;
+        }
+        self.queue_frame_as_is(frame)
+    }
+
+    /// [`queue_frame`](SendState::queue_frame) without compression.
+    fn queue_frame_as_is(&mut self, frame: Outgoing<'_>) -> Result<(), Error> {
         if self.streaming.is_some() {
             return Err(Error::Send(crate::SendError::FrameInProgress));
         }
@@ -207,6 +235,11 @@ impl<S: AsyncRead + AsyncWrite> SendState<S> {
     /// are kept and encoded piece by piece as the queue drains.
     fn queue_message(&mut self, message: Message) -> Result<(), Error> {
         if self.streaming.is_some() {
+            return self.queue_frame(message.as_outgoing());
+        }
+        // Compressed, a message is a new buffer anyway: queued as one.
+        #[cfg(feature = "deflate")]
+        if self.deflater.is_some() {
             return self.queue_frame(message.as_outgoing());
         }
         let (kind, streaming) = match Streaming::of(message, KEEP_WRITE_CAPACITY) {
@@ -371,6 +404,8 @@ impl<S: AsyncRead + AsyncWrite> WebSocket<S> {
                 written: 0,
                 streaming: io.streaming,
                 shut_down,
+                #[cfg(feature = "deflate")]
+                deflater: self.deflater,
             }),
             both: Waker::from(Arc::clone(&wakers)),
             wakers,
@@ -528,6 +563,8 @@ impl<S: AsyncRead + AsyncWrite> ReadHalf<S> {
             pinger: reading.pinger,
             subprotocol: self.subprotocol,
             ended: self.ended,
+            #[cfg(feature = "deflate")]
+            deflater: st.deflater,
         })
     }
 }

@@ -54,7 +54,7 @@
 //! `TcpStream`).
 
 use super::{Acceptance, Error, Options, Rejection, WebSocket};
-use crate::blocking::borrowed;
+use crate::blocking::{Selected, borrowed};
 use crate::config::Role;
 use crate::handshake::server::{Request, rejection_fields};
 use crate::handshake::{HandshakeError, Header};
@@ -90,7 +90,7 @@ where
     R: Default,
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
 {
-    let (response, subprotocol) = answer(request, decide)?;
+    let (response, subprotocol, selected) = answer(request, &options, decide)?;
     if request
         .extensions()
         .get::<hyper::upgrade::OnUpgrade>()
@@ -99,10 +99,14 @@ where
         let e = io::Error::other("the HTTP server cannot upgrade this request");
         return Err(Refusal::new(500, Error::Io(e)));
     }
+    #[cfg(not(feature = "deflate"))]
+    let _ = selected;
     let upgrade = OnUpgrade {
         upgrade: hyper::upgrade::on(request),
         options,
         subprotocol,
+        #[cfg(feature = "deflate")]
+        deflate: selected.agreed(),
     };
     Ok((response, upgrade))
 }
@@ -111,7 +115,7 @@ where
 /// `101 Switching Protocols` response (with `Sec-WebSocket-Accept`, and
 /// `Sec-WebSocket-Protocol` when `decide` chose one), or the [`Refusal`].
 /// For a server that upgrades the connection itself; with hyper, [`on`]
-/// does both.
+/// does both (and [`on`] alone can accept permessage-deflate).
 pub fn response<B, R, F>(
     request: &http::Request<B>,
     decide: F,
@@ -120,14 +124,15 @@ where
     R: Default,
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
 {
-    answer(request, decide).map(|(response, _)| response)
+    answer(request, &Options::new(), decide).map(|(response, ..)| response)
 }
 
-/// The response, and the subprotocol it selects.
+/// The response, the subprotocol it selects and the extensions.
 fn answer<'a, B, R, F>(
     request: &'a http::Request<B>,
+    options: &Options,
     decide: F,
-) -> Result<(http::Response<R>, Option<String>), Refusal>
+) -> Result<(http::Response<R>, Option<String>, Selected), Refusal>
 where
     R: Default,
     F: FnOnce(&Request<'_>) -> Result<Acceptance, Rejection>,
@@ -143,16 +148,17 @@ where
     let head =
         Request::from_head(request.method().as_str(), http_1_1, path, &headers).map_err(invalid)?;
     let acceptance = decide(&head).map_err(Refusal::from)?;
+    let selected = Selected::for_request(options, &head);
     let mut response = http::Response::new(R::default());
     *response.status_mut() = StatusCode::SWITCHING_PROTOCOLS;
     acceptance
-        .with_accept(|accept| {
+        .with_accept(selected.extensions(), |accept| {
             head.response_fields(accept, |name, value| {
                 append(response.headers_mut(), name, value)
             })
         })
         .map_err(invalid)?;
-    Ok((response, acceptance.subprotocol))
+    Ok((response, acceptance.subprotocol, selected))
 }
 
 /// Adds a header field the core has checked.
@@ -174,6 +180,9 @@ pub struct OnUpgrade {
     upgrade: hyper::upgrade::OnUpgrade,
     options: Options,
     subprotocol: Option<String>,
+    /// permessage-deflate, if the response selected it.
+    #[cfg(feature = "deflate")]
+    deflate: Option<crate::handshake::deflate::Agreed>,
 }
 
 impl Future for OnUpgrade {
@@ -187,6 +196,10 @@ impl Future for OnUpgrade {
         let stream = TokioIo::new(upgraded);
         let mut ws = WebSocket::from_upgraded(stream, Role::Server, this.options, &[])?;
         ws.set_subprotocol(this.subprotocol.take());
+        #[cfg(feature = "deflate")]
+        if let (Some(agreed), Some(deflate)) = (this.deflate, &this.options.deflate) {
+            ws.set_deflate(&agreed, deflate);
+        }
         Poll::Ready(Ok(ws))
     }
 }
