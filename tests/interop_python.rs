@@ -9,6 +9,10 @@
 //! * `tests/python/ws_client.py` (a sync `websockets` client running one
 //!   scripted scenario) ↔ a wsock server (`accept_with`) in a thread.
 //!
+//! Compression is on everywhere, as `websockets` has it by default: both
+//! sides offer and accept permessage-deflate, and the `messages` scenarios
+//! check that it was negotiated (each side reports the header it got).
+//!
 //! The tests need a Python with `websockets` installed: `$WSOCK_PYTHON`, else
 //! `<repo>/.venv/bin/python` (created by `.ci/autobahn.sh`). They are ignored
 //! by a plain `cargo test`; run them with
@@ -291,12 +295,18 @@ impl<S: TokioStream> Peer for TokioPeer<S> {
     }
 }
 
+/// wsock's side: permessage-deflate offered and accepted (the defaults).
+fn deflate() -> Options {
+    Options::new().deflate(Some(wsock::blocking::DeflateOptions::default()))
+}
+
 fn connect_wsock(adapter: Adapter, url: &str, subprotocols: &[&str]) -> Box<dyn Peer> {
     let why = |e: Error| format!("wsock client ({adapter:?}): cannot connect to {url}: {e}");
     match adapter {
         Adapter::Blocking => {
             let mut ws = ClientBuilder::new(url)
                 .subprotocols(subprotocols)
+                .options(deflate())
                 .connect()
                 .unwrap_or_else(|e| panic!("{}", why(e)));
             ws.get_mut()
@@ -310,6 +320,7 @@ fn connect_wsock(adapter: Adapter, url: &str, subprotocols: &[&str]) -> Box<dyn 
                 .block_on(
                     wsock::tokio::ClientBuilder::new(url)
                         .subprotocols(subprotocols)
+                        .options(deflate())
                         .connect(),
                 )
                 .unwrap_or_else(|e| panic!("{}", why(e)));
@@ -421,6 +432,15 @@ fn wsock_client_python_server_messages(adapter: Adapter) {
     assert_eq!(
         server.expect_event("open"),
         "open subprotocol=None offered=[]"
+    );
+    // websockets' server defaults: 12-bit windows both ways.
+    send(&mut *ws, Message::Text("extensions?".into()));
+    assert_eq!(
+        read(&mut *ws, "the negotiated extensions"),
+        Message::Text(
+            "extensions:permessage-deflate; server_max_window_bits=12; client_max_window_bits=12"
+                .into()
+        )
     );
 
     let messages = [
@@ -713,8 +733,8 @@ fn serve_one(listener: &TcpListener, adapter: Adapter) -> Result<ServerRun, Stri
     };
     let mut ws: Box<dyn Peer> = match adapter {
         Adapter::Blocking => {
-            let ws = accept_with(stream, Options::new(), decide)
-                .map_err(|e| format!("handshake: {e}"))?;
+            let ws =
+                accept_with(stream, deflate(), decide).map_err(|e| format!("handshake: {e}"))?;
             ws.get_ref()
                 .set_read_timeout(Some(TIMEOUT))
                 .map_err(|e| e.to_string())?;
@@ -729,7 +749,7 @@ fn serve_one(listener: &TcpListener, adapter: Adapter) -> Result<ServerRun, Stri
             let ws = runtime
                 .block_on(async {
                     let tcp = tokio::net::TcpStream::from_std(stream)?;
-                    wsock::tokio::accept_with(tcp, Options::new(), decide).await
+                    wsock::tokio::accept_with(tcp, deflate(), decide).await
                 })
                 .map_err(|e| format!("handshake: {e}"))?;
             Box::new(TokioPeer { runtime, ws })

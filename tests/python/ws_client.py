@@ -56,9 +56,9 @@ def close_info(close):
 
 
 def open_ws(url, **kwargs):
+    # Compression on: websockets offers permessage-deflate by default.
     return connect(
         url,
-        compression=None,
         max_size=2**24,
         ping_interval=None,
         open_timeout=TIMEOUT,
@@ -100,6 +100,11 @@ def close_normally(ws):
 def messages(url):
     with open_ws(url) as ws:
         check(ws.subprotocol is None, f"subprotocol {ws.subprotocol!r} though none was offered")
+        selected = ws.response.headers.get("Sec-WebSocket-Extensions")
+        check(
+            selected == "permessage-deflate",
+            f"the server selected {selected!r}, not permessage-deflate",
+        )
         echo(ws, "Hello, wsock! h\u00e9llo \u65e5\u672c")
         echo(ws, bytes([0, 1, 2, 0x7F, 0x80, 0xFE, 0xFF]))
         echo(ws, "")

@@ -63,6 +63,10 @@ async def handler(ws):
                 report(f"pong-received {payload.hex()}")
                 await ws.send(f"pong-received:{payload.hex()}")
                 continue
+            if message == "extensions?":
+                selected = ws.response.headers.get("Sec-WebSocket-Extensions")
+                await ws.send(f"extensions:{selected or ''}")
+                continue
             if message == "subprotocol?":
                 await ws.send(f"subprotocol:{ws.subprotocol or ''}")
                 continue
@@ -98,7 +102,7 @@ async def main():
         handler,
         "127.0.0.1",
         0,
-        compression=None,
+        # Compression on, as websockets serves by default.
         max_size=2**24,
         ping_interval=None,
         close_timeout=5,
