@@ -514,7 +514,8 @@ fn normalize(events: &[Ev]) -> Vec<Ev> {
 }
 
 /// §5.4 / §8.1 as the application sees them: `first`/`last` bracket
-/// messages, kind and RSV hold within one, text so far is a UTF-8 prefix.
+/// messages, kind and RSV hold within one, text so far is a UTF-8 prefix
+/// (unless an extension encoded it: RSV set).
 fn check_message_structure(events: &[Ev]) {
     let mut open: Option<(DataKind, u8, Vec<u8>)> = None;
     for ev in events {
@@ -540,7 +541,9 @@ fn check_message_structure(events: &[Ev]) {
             }
         };
         so_far.extend_from_slice(payload);
+        // A message an extension encoded (RSV set) is not text on the wire.
         if *kind == DataKind::Text
+            && *rsv == 0
             && let Err(e) = std::str::from_utf8(so_far)
         {
             assert!(!*last && e.error_len().is_none(), "invalid text delivered");
