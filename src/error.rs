@@ -106,7 +106,7 @@ impl ProtocolError {
             ProtocolError::MessageTooLarge { .. } => "message too large",
             ProtocolError::OverBudget { .. } => "server memory budget exhausted",
             ProtocolError::InvalidUtf8 => "invalid UTF-8 in text message",
-            ProtocolError::InvalidCompressedData => "compressed message does not inflate",
+            ProtocolError::InvalidCompressedData => "invalid compressed data",
             ProtocolError::TruncatedCloseCode => "close payload of one byte",
             ProtocolError::InvalidCloseCode(_) => "invalid close code",
             ProtocolError::InvalidCloseReason => "invalid UTF-8 in close reason",
@@ -219,9 +219,7 @@ impl core::fmt::Display for SendError {
             SendError::MaskedFrame => {
                 f.write_str("a masked frame's payload must be encoded, not passed as it is")
             }
-            SendError::NotNegotiated => {
-                f.write_str("a compressed message on a connection without permessage-deflate")
-            }
+            SendError::NotNegotiated => f.write_str("RSV bits no extension negotiated"),
         }
     }
 }

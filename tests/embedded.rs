@@ -545,3 +545,178 @@ fn blocking_control_frame_inside_a_fragmented_message() {
     assert!(first.starts_with("Ping("), "{first}");
     assert_eq!(second, format!("{:?}", Message::Text("frκag")));
 }
+
+// ---- permessage-deflate: an embedded server inflates without an allocator -----
+
+#[cfg(feature = "deflate")]
+mod inflating {
+    use super::*;
+    use wsock::deflate::{CompressOptions, Deflater, Inflater, MessageInflater};
+    use wsock::embedded::Inflate;
+    use wsock::frame::RSV1;
+
+    /// An embedded echo server that accepts permessage-deflate with a
+    /// 512-byte window and echoes uncompressed; how its reading ended.
+    fn inflating_echo_server(end: End, config: Config) -> Result<u32, Error<Infallible>> {
+        let (mut input, mut output) = ([0u8; 512], [0u8; 256]);
+        let mut window = [0u8; 512];
+        let mut inflater = MessageInflater::new(Inflater::new(&mut window[..], false).unwrap());
+        let mut message = vec![0u8; 64 * 1024];
+        let inflate = Inflate::new(&mut inflater, false);
+        let mut ws =
+            blocking::accept_inflating(end, config, &mut input, &mut output, inflate, |_| {
+                Ok(Accept::default())
+            })?;
+        let mut echoed = 0;
+        loop {
+            match ws.read(&mut message) {
+                Ok(Message::Text(t)) => ws.send(Outgoing::Text(t))?,
+                Ok(Message::Binary(b)) => ws.send(Outgoing::Binary(b))?,
+                Ok(_) => continue,
+                Err(Error::ConnectionClosed) => return Ok(echoed),
+                Err(e) => return Err(e),
+            }
+            echoed += 1;
+        }
+    }
+
+    /// The server's thread: how many messages it echoed, or its error.
+    type Server = std::thread::JoinHandle<Result<u32, Error<Infallible>>>;
+
+    /// A client (RSV1 its extension's, offering `extensions`) of a fresh
+    /// [`inflating_echo_server`] with `config`.
+    fn connect_inflating<'b>(
+        config: Config,
+        extensions: &'static [&'static str],
+        input: &'b mut [u8],
+        output: &'b mut [u8],
+    ) -> (blocking::WebSocket<'b, End, TestRng>, Server) {
+        let (client_end, server_end) = duplex();
+        let server = std::thread::spawn(move || inflating_echo_server(server_end, config));
+        let request = ClientRequest {
+            extensions,
+            ..request()
+        };
+        let rsv = Config::new().extension_rsv(RSV1);
+        let (ws, _) =
+            blocking::client(client_end, &request, rsv, TestRng(9), input, output).unwrap();
+        (ws, server)
+    }
+
+    /// Sends `compressed` as one RSV1 message that the server refuses; the
+    /// code of the close it answers with.
+    fn send_compressed(
+        ws: &mut blocking::WebSocket<'_, End, TestRng>,
+        kind: DataKind,
+        compressed: &[u8],
+        buf: &mut [u8],
+    ) -> CloseCode {
+        ws.connection_mut().set_next_message_rsv(RSV1);
+        let frame = Outgoing::Fragment {
+            kind,
+            payload: compressed,
+            last: true,
+        };
+        ws.send(frame).unwrap();
+        match ws.read(buf) {
+            Ok(Message::Close(Some(frame))) => frame.code,
+            other => panic!("{other:?}"),
+        }
+    }
+
+    const OFFER: &[&str] = &["permessage-deflate; client_max_window_bits"];
+
+    /// A client offering permessage-deflate whose messages a 9-bit
+    /// compressor makes: the server asks for `client_max_window_bits=9`,
+    /// inflates them, across messages (context takeover) and fragments, and
+    /// answers uncompressed.
+    #[test]
+    fn an_embedded_server_inflates_compressed_messages() {
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 4096], vec![0u8; 100_000]);
+        let (mut ws, server) = connect_inflating(Config::new(), OFFER, &mut input, &mut output);
+        let mut deflater = Deflater::new(CompressOptions::default(), 9, false);
+        let texts: Vec<String> = (0..20)
+            .map(|i| {
+                format!("{{\"reading\":{i},\"sensor\":\"temperature\",\"unit\":\"°C\"}}")
+                    .repeat(i + 1)
+            })
+            .collect();
+        for text in &texts {
+            let mut compressed = Vec::new();
+            deflater.compress(text.as_bytes(), true, &mut compressed);
+            ws.connection_mut().set_next_message_rsv(RSV1);
+            // Two fragments: RSV1 on the first only.
+            let (a, b) = compressed.split_at(compressed.len() / 2);
+            ws.send(Outgoing::Fragment {
+                kind: DataKind::Text,
+                payload: a,
+                last: false,
+            })
+            .unwrap();
+            ws.send(Outgoing::Fragment {
+                kind: DataKind::Text,
+                payload: b,
+                last: true,
+            })
+            .unwrap();
+            assert_eq!(ws.read(&mut message).unwrap(), Message::Text(text));
+        }
+        // An uncompressed message on the same connection passes too.
+        ws.send(Outgoing::Text("plain")).unwrap();
+        assert_eq!(ws.read(&mut message).unwrap(), Message::Text("plain"));
+        ws.close(CloseCode::NORMAL, "").unwrap();
+        drop(ws);
+        assert_eq!(server.join().unwrap().unwrap(), 21);
+    }
+
+    /// A bomb stops at `max_message_size` (1009), having inflated at most
+    /// that much into the reader's buffer.
+    #[test]
+    fn an_embedded_server_stops_a_bomb_at_its_limit() {
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 65_536], vec![0u8; 1024]);
+        let limit = Config::new().max_message_size(4096);
+        let (mut ws, server) = connect_inflating(limit, OFFER, &mut input, &mut output);
+        let mut bomb = Vec::new();
+        Deflater::new(
+            CompressOptions {
+                level: 9,
+                mem_level: 9,
+            },
+            9,
+            false,
+        )
+        .compress(&vec![0u8; 4 << 20], true, &mut bomb);
+        assert!(bomb.len() < 4096, "{}", bomb.len());
+        let close = send_compressed(&mut ws, DataKind::Binary, &bomb, &mut message);
+        assert_eq!(close, CloseCode(1009));
+        assert!(matches!(
+            server.join().unwrap(),
+            Err(Error::Protocol(ProtocolError::MessageTooLarge {
+                max: 4096,
+                ..
+            }))
+        ));
+    }
+
+    /// An offer without `client_max_window_bits` cannot be held to a
+    /// 512-byte window: declined, and a compressed frame then fails (1002).
+    #[test]
+    fn an_offer_without_window_bits_is_declined() {
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 512], vec![0u8; 1024]);
+        let (mut ws, server) = connect_inflating(
+            Config::new(),
+            &["permessage-deflate"],
+            &mut input,
+            &mut output,
+        );
+        ws.send(Outgoing::Text("plain")).unwrap();
+        assert_eq!(ws.read(&mut message).unwrap(), Message::Text("plain"));
+        let hello = [0xf2, 0x48, 0xcd, 0xc9, 0xc9, 0x07, 0x00];
+        let close = send_compressed(&mut ws, DataKind::Text, &hello, &mut message);
+        assert_eq!(close, CloseCode(1002));
+        assert!(matches!(
+            server.join().unwrap(),
+            Err(Error::Protocol(ProtocolError::ReservedBits(_)))
+        ));
+    }
+}

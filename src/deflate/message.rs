@@ -58,6 +58,14 @@ impl<W: AsRef<[u8]> + AsMut<[u8]>> MessageInflater<W> {
         &self.inflater
     }
 
+    /// Forgets the window and any message under way: for the next
+    /// connection that uses this memory.
+    pub fn reset(&mut self) {
+        self.inflater.reset();
+        self.utf8.reset();
+        self.len = 0;
+    }
+
     /// The chunk belongs to a compressed message (RSV1 on its first frame).
     pub fn is_compressed(&self, chunk: &DataChunk<'_>) -> bool {
         chunk.rsv & RSV1 != 0

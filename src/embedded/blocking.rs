@@ -87,8 +87,9 @@ where
 /// lets `decide` look at it (path, Origin, offered subprotocols) and answers
 /// with 101 and a WebSocket, or with the returned HTTP status and
 /// [`Error::Refused`]. Invalid requests get the status their error calls for.
+/// A permessage-deflate offer is declined ([`accept_inflating`] takes it).
 pub fn accept<'b, T, F>(
-    mut transport: T,
+    transport: T,
     config: Config,
     input: &'b mut [u8],
     output: &'b mut [u8],
@@ -99,6 +100,48 @@ where
     F: FnOnce(&Request<'_>) -> Result<Accept<'static>, u16>,
 {
     let mut step = handshake::Server::new(decide);
+    accept_with_step(transport, config, input, output, &mut step)
+}
+
+/// [`accept`], and a permessage-deflate offer (RFC 7692) that `inflate`
+/// can serve is accepted: the client's compressed messages are then
+/// inflated into `read`'s buffer through `inflate`'s memory (held to
+/// `config.max_message_size` as they inflate, text checked as it comes),
+/// and ours go uncompressed. Offers it cannot serve are declined.
+#[cfg(feature = "inflate")]
+pub fn accept_inflating<'b, T, F>(
+    transport: T,
+    config: Config,
+    input: &'b mut [u8],
+    output: &'b mut [u8],
+    inflate: super::Inflate<'b>,
+    decide: F,
+) -> Result<WebSocket<'b, T, NoRng>, Error<T::Error>>
+where
+    T: Read + Write,
+    F: FnOnce(&Request<'_>) -> Result<Accept<'static>, u16>,
+{
+    let mut step = handshake::Server::inflating(decide, inflate.config());
+    let mut ws = accept_with_step(transport, config, input, output, &mut step)?;
+    if step.agreed().is_some() {
+        ws.session.inflate_with(inflate.inflater);
+    }
+    Ok(ws)
+}
+
+/// The server handshake `step` over `transport` (which then knows what
+/// permessage-deflate agreed).
+fn accept_with_step<'b, T, F>(
+    mut transport: T,
+    config: Config,
+    input: &'b mut [u8],
+    output: &'b mut [u8],
+    step: &mut handshake::Server<F, T::Error>,
+) -> Result<WebSocket<'b, T, NoRng>, Error<T::Error>>
+where
+    T: Read + Write,
+    F: FnOnce(&Request<'_>) -> Result<Accept<'static>, u16>,
+{
     let mut io = handshake::Buffers::new(input, output);
     let answered = match run(&mut transport, &mut io, |io| step.poll(io)) {
         Ok(()) => flush_written(&mut transport, &mut io),
@@ -250,6 +293,13 @@ where
     /// The connection underneath.
     pub fn connection(&self) -> &Connection<R> {
         self.session.driver.connection()
+    }
+
+    /// The connection underneath, e.g. to mark the next message with RSV
+    /// bits ([`Connection::set_next_message_rsv`]) for a payload that an
+    /// extension encoded.
+    pub fn connection_mut(&mut self) -> &mut Connection<R> {
+        self.session.driver.connection_mut()
     }
 
     /// Gives the transport back.

@@ -17,7 +17,10 @@ use super::{Error, Io, MAX_HEADERS};
 use crate::connection::Connection;
 use crate::driver::{Driver, Next};
 use crate::handshake::EMPTY_HEADER;
+use crate::handshake::HandshakeError;
 use crate::handshake::client::{ClientHandshake, ClientRequest};
+#[cfg(feature = "inflate")]
+use crate::handshake::deflate::{Agreed, DeflateConfig};
 use crate::handshake::server::{Accept, Request, write_rejection};
 
 /// The input and output buffers during the handshake.
@@ -169,6 +172,12 @@ pub(crate) struct Server<F, E> {
     decide: Option<F>,
     /// Why the handshake failed, once its refusal is queued.
     refused: Option<Error<E>>,
+    /// permessage-deflate to accept, if offered (`None`: decline).
+    #[cfg(feature = "inflate")]
+    deflate: Option<DeflateConfig>,
+    /// What permessage-deflate agreed, once the 101 is queued.
+    #[cfg(feature = "inflate")]
+    agreed: Option<Agreed>,
 }
 
 impl<F, E> Server<F, E>
@@ -179,7 +188,26 @@ where
         Server {
             decide: Some(decide),
             refused: None,
+            #[cfg(feature = "inflate")]
+            deflate: None,
+            #[cfg(feature = "inflate")]
+            agreed: None,
         }
+    }
+
+    /// A server that accepts permessage-deflate as `deflate` says.
+    #[cfg(feature = "inflate")]
+    pub(crate) fn inflating(decide: F, deflate: DeflateConfig) -> Self {
+        Server {
+            deflate: Some(deflate),
+            ..Server::new(decide)
+        }
+    }
+
+    /// What permessage-deflate agreed, if the 101 accepted it.
+    #[cfg(feature = "inflate")]
+    pub(crate) fn agreed(&self) -> Option<Agreed> {
+        self.agreed
     }
 
     /// `Ready(Ok)` once the answer, 101 or refusal, is written; then
@@ -197,7 +225,7 @@ where
                 return io.read_more();
             }
             Ok(Some(request)) => match decide(&request) {
-                Ok(accept) => match request.accept(&accept, io.output) {
+                Ok(accept) => match self.answer(&request, &accept, io.output) {
                     Ok(n) => {
                         (io.header_len, io.queued) = (request.len, n);
                         return io.written();
@@ -216,13 +244,60 @@ where
         io.written()
     }
 
+    /// The 101 response into `out`, with permessage-deflate when it is to
+    /// be accepted and the client offered it; its length.
+    fn answer(
+        &mut self,
+        request: &Request<'_>,
+        accept: &Accept<'_>,
+        out: &mut [u8],
+    ) -> Result<usize, HandshakeError> {
+        #[cfg(not(feature = "inflate"))]
+        return request.accept(accept, out);
+        #[cfg(feature = "inflate")]
+        match self.deflate {
+            // The application chose extensions itself: its answer stands.
+            Some(deflate) if accept.extensions.is_none() => {
+                let (agreed, n) = answer_deflate(request, accept, &deflate, out)?;
+                self.agreed = agreed;
+                Ok(n)
+            }
+            _ => request.accept(accept, out),
+        }
+    }
+
     /// How the handshake ended, given how writing the answer (and flushing
     /// the transport) went: a refusal ends with its error whether or not
     /// the transport took it.
-    pub(crate) fn finish(self, answered: Result<(), Error<E>>) -> Result<(), Error<E>> {
-        match self.refused {
+    pub(crate) fn finish(&mut self, answered: Result<(), Error<E>>) -> Result<(), Error<E>> {
+        match self.refused.take() {
             Some(error) => Err(error),
             None => answered,
         }
     }
+}
+
+/// [`Server::answer`] with permessage-deflate: the first acceptable offer's
+/// response goes in `Sec-WebSocket-Extensions`. Out of line, so that its
+/// buffer for the response value takes stack only when it is used.
+#[cfg(feature = "inflate")]
+#[inline(never)]
+fn answer_deflate(
+    request: &Request<'_>,
+    accept: &Accept<'_>,
+    deflate: &DeflateConfig,
+    out: &mut [u8],
+) -> Result<(Option<Agreed>, usize), HandshakeError> {
+    // The longest response (every parameter) is under 128 bytes.
+    let mut value = [0u8; 128];
+    let offers = request.extensions().map(str::as_bytes);
+    let Some((agreed, len)) = deflate.negotiate(offers, &mut value)? else {
+        return Ok((None, request.accept(accept, out)?));
+    };
+    let value = core::str::from_utf8(&value[..len]).map_err(|_| HandshakeError::BufferTooSmall)?;
+    let accept = Accept {
+        extensions: Some(value),
+        ..*accept
+    };
+    Ok((Some(agreed), request.accept(&accept, out)?))
 }

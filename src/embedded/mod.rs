@@ -22,6 +22,11 @@
 pub mod asynch;
 pub mod blocking;
 mod handshake;
+#[cfg(feature = "inflate")]
+mod inflate;
+
+#[cfg(feature = "inflate")]
+pub use inflate::Inflate;
 
 use crate::close::{CloseCode, CloseFrame, parse_close_payload};
 use crate::connection::{Connection, State};
@@ -164,6 +169,9 @@ pub(crate) struct Session<'b, R> {
     control: Option<Control>,
     /// The transport has written bytes since it was last flushed.
     unflushed: bool,
+    /// Inflates compressed messages, when permessage-deflate was agreed.
+    #[cfg(feature = "inflate")]
+    inflater: Option<&'b mut crate::deflate::MessageInflater<&'b mut [u8]>>,
 }
 
 impl<'b, R: rand_core::Rng> Session<'b, R> {
@@ -173,7 +181,22 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
             partial: 0,
             control: None,
             unflushed: false,
+            #[cfg(feature = "inflate")]
+            inflater: None,
         }
+    }
+
+    /// Inflates compressed messages from now on with `inflater`, as
+    /// permessage-deflate was agreed (RSV1 is the extension's).
+    #[cfg(feature = "inflate")]
+    pub(crate) fn inflate_with(
+        &mut self,
+        inflater: &'b mut crate::deflate::MessageInflater<&'b mut [u8]>,
+    ) {
+        inflater.reset();
+        let conn = self.driver.connection_mut();
+        conn.set_extension_rsv(crate::frame::RSV1);
+        self.inflater = Some(inflater);
     }
 
     /// The next whole message into `buf`, or a control frame once its
@@ -204,9 +227,19 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
             };
             let mut assembler = MessageAssembler::new(resumed);
             let control = &mut self.control;
-            let next = self
-                .driver
-                .poll_event(|event, _| absorb(event, &mut assembler, control));
+            #[cfg(feature = "inflate")]
+            let max = self.driver.connection().config().max_message_size;
+            #[cfg(feature = "inflate")]
+            let inflater = &mut self.inflater;
+            let next = self.driver.poll_event(|event, _| {
+                absorb(
+                    event,
+                    &mut assembler,
+                    control,
+                    #[cfg(feature = "inflate")]
+                    (inflater, max),
+                )
+            });
             self.partial = assembler.buffer_mut().bytes().len();
             match next {
                 Next::Ready(Ok(Absorbed::Continue)) => continue,
@@ -360,17 +393,29 @@ enum Absorbed {
     TooLarge(ProtocolError),
 }
 
-/// Files one event into the message buffer, or a control frame's kind
-/// into `control`. Text is not checked here: the connection checked it as
-/// it arrived, and `finish_read` makes it a `&str`.
+/// Files one event into the message buffer (through the inflater, for a
+/// compressed message), or a control frame's kind into `control`. Text is
+/// not checked here: the connection (or the inflater) checked it as it
+/// arrived, and `finish_read` makes it a `&str`.
 fn absorb(
     event: Event<'_>,
     assembler: &mut MessageAssembler<SliceBuffer<'_>>,
     control: &mut Option<Control>,
+    #[cfg(feature = "inflate")] (inflater, max): (
+        &mut Option<&mut crate::deflate::MessageInflater<&mut [u8]>>,
+        u64,
+    ),
 ) -> Absorbed {
     *control = Some(match event {
         Event::Data(chunk) => {
-            return match assembler.collect(&chunk) {
+            #[cfg(feature = "inflate")]
+            let collected = match inflater {
+                Some(inflater) => assembler.collect_inflated(&chunk, *inflater, max),
+                None => assembler.collect(&chunk),
+            };
+            #[cfg(not(feature = "inflate"))]
+            let collected = assembler.collect(&chunk);
+            return match collected {
                 Ok(None) => Absorbed::Continue,
                 Ok(Some(kind)) => Absorbed::Whole(kind),
                 Err(e) => Absorbed::TooLarge(e),
