@@ -152,7 +152,7 @@ fn script(rng: &mut Rng, count: usize) -> Vec<Message> {
     out
 }
 
-fn pair(role: Role, seed: u64) -> (WebSocket<Chaos>, WebSocket<DuplexStream>) {
+fn pair(role: Role, seed: u64, deflate: bool) -> (WebSocket<Chaos>, WebSocket<DuplexStream>) {
     // The buffer holds everything the peer sends, so the peer never has to
     // read while it writes; the chaos side still sees Pending and short I/O.
     let (a, b) = tokio::io::duplex(16 << 20);
@@ -165,10 +165,21 @@ fn pair(role: Role, seed: u64) -> (WebSocket<Chaos>, WebSocket<DuplexStream>) {
         Role::Server => Role::Client,
     };
     let options = Options::new().write_high_water(8 * 1024);
-    (
-        WebSocket::from_upgraded(chaos, role, options, &[]).unwrap(),
-        WebSocket::from_upgraded(b, other, Options::new(), &[]).unwrap(),
-    )
+    let mut chaos = WebSocket::from_upgraded(chaos, role, options, &[]).unwrap();
+    let mut peer = WebSocket::from_upgraded(b, other, Options::new(), &[]).unwrap();
+    if deflate {
+        // As a handshake would have agreed: 15-bit windows, context takeover.
+        let agreed = wsock::handshake::deflate::Agreed {
+            server_max_window_bits: 15,
+            client_max_window_bits: 15,
+            server_no_context_takeover: false,
+            client_no_context_takeover: false,
+        };
+        let options = wsock::tokio::DeflateOptions::default();
+        chaos.set_deflate(&agreed, &options);
+        peer.set_deflate(&agreed, &options);
+    }
+    (chaos, peer)
 }
 
 /// The chaos side: reads every message, echoes text and binary with
@@ -295,6 +306,11 @@ async fn peer_side(mut ws: WebSocket<DuplexStream>, script: Vec<Message>) -> Vec
 }
 
 async fn run_seed(role: Role, seed: u64, split: bool) {
+    run_seed_with(role, seed, split, false).await;
+}
+
+/// [`run_seed`], with permessage-deflate on both sides when `deflate`.
+async fn run_seed_with(role: Role, seed: u64, split: bool, deflate: bool) {
     let mut rng = Rng(seed.wrapping_mul(0x9e37_79b9_7f4a_7c15) | 1);
     let sent = script(&mut rng, 24);
     let data: Vec<Message> = sent
@@ -309,7 +325,7 @@ async fn run_seed(role: Role, seed: u64, split: bool) {
             _ => None,
         })
         .collect();
-    let (chaos, peer) = pair(role, seed);
+    let (chaos, peer) = pair(role, seed, deflate);
     let expect = data.len();
     let chaos = if split {
         tokio::spawn(chaos_side_split(chaos, rng, expect))
@@ -392,5 +408,16 @@ async fn split_halves_of_a_server_lose_nothing_when_their_futures_are_dropped() 
 async fn split_halves_of_a_client_lose_nothing_when_their_futures_are_dropped() {
     for seed in 300..324 {
         run_seed(Role::Client, seed, true).await;
+    }
+}
+
+/// With permessage-deflate: compressing and inflating happen inside the
+/// polls that take or return a message, so dropped futures lose nothing
+/// and the two compressors' windows stay in step.
+#[tokio::test(flavor = "current_thread")]
+async fn compressing_websockets_lose_nothing_when_their_futures_are_dropped() {
+    for seed in 400..412 {
+        run_seed_with(Role::Server, seed, false, true).await;
+        run_seed_with(Role::Client, seed + 50, true, true).await;
     }
 }
