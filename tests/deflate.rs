@@ -522,3 +522,47 @@ mod tokio_adapter {
         server.await.unwrap();
     }
 }
+
+/// A client that offers `client_no_context_takeover` as a hint but keeps
+/// its context anyway (Autobahn's does): a server that did not ask for it
+/// inflates with the window kept, so the second message, which refers to
+/// the first, still inflates.
+#[test]
+fn an_offered_hint_does_not_make_the_server_forget_its_window() {
+    let (addr, handle) = echo_server(deflate_options());
+    let mut raw = Raw::connect(
+        &addr,
+        Some("permessage-deflate; client_no_context_takeover"),
+    );
+    assert!(
+        raw.response
+            .contains("Sec-WebSocket-Extensions: permessage-deflate\r\n"),
+        "{}",
+        raw.response
+    );
+    let text = json_like(2000);
+    let compressed = compress(&[text.as_bytes(), text.as_bytes()]);
+    assert!(
+        compressed[1].len() * 4 < compressed[0].len(),
+        "the second refers to the first: {} and {} bytes",
+        compressed[0].len(),
+        compressed[1].len()
+    );
+    let mut inflater = Inflater::new(vec![0u8; 1 << 15], false).unwrap();
+    for message in &compressed {
+        raw.frame(0xC1, message);
+        let (b0, payload) = raw.read_frame();
+        assert_eq!(b0, 0xC1);
+        let mut got = Vec::new();
+        inflater
+            .inflate_all(&payload, true, |out| {
+                got.extend_from_slice(out);
+                Ok::<_, ()>(())
+            })
+            .unwrap();
+        assert_eq!(got, text.as_bytes());
+    }
+    raw.frame(0x88, &1000u16.to_be_bytes());
+    assert_eq!(raw.close_code(), 1000);
+    handle.join().unwrap().unwrap();
+}

@@ -154,7 +154,10 @@ impl MessageDeflater {
             deflater: Deflater::new(
                 options.compression,
                 agreed.compress_window_bits(role),
-                agreed.compress_no_context_takeover(role),
+                // A client that offered client_no_context_takeover keeps
+                // to it even if the server left it out (RFC 7692 §7.1.1.2).
+                agreed.compress_no_context_takeover(role)
+                    || (role == Role::Client && options.client_no_context_takeover),
             ),
             threshold: options.threshold,
             out: Vec::new(),

@@ -592,10 +592,11 @@ impl DeflateParams {
             server_max_window_bits,
             client_max_window_bits,
             server_no_context_takeover: response.server_no_context_takeover,
-            // §7.1.1.2: offered, it is the client's promise even if the
-            // response leaves it out.
-            client_no_context_takeover: self.client_no_context_takeover
-                || response.client_no_context_takeover,
+            // What the response says: a client that offered it as a hint
+            // (§7.1.1.2) may keep its promise on its own; peers differ on
+            // whether the hint binds (Autobahn takes it as "supported"), so
+            // a server inflates with context unless it asked for none.
+            client_no_context_takeover: response.client_no_context_takeover,
         })
     }
 }
