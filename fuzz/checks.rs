@@ -440,6 +440,19 @@ impl Receiver {
                 "{ev:?} after the peer's close (§5.5.1)"
             );
             if let Event::Data(chunk) = event {
+                if chunk.rsv != 0 {
+                    // An extension encoded this message: its wire bytes are
+                    // not text, and may exceed the limit by the encoding's
+                    // slack (incompressible data grows a little).
+                    if let Err(e) = self.assembler.collect(chunk) {
+                        panic!("assembler failed on a delivered chunk: {e:?}");
+                    }
+                    let held = self.assembler.buffer_mut().len() as u64;
+                    let slack = max_message.saturating_add(max_message / 1024 + 64);
+                    assert!(held <= slack, "{held} encoded bytes held, limit {slack}");
+                    self.events.push(ev);
+                    return;
+                }
                 match self.assembler.push(chunk) {
                     Ok(Some(message)) => {
                         let (kind, bytes) = match message {
