@@ -12,7 +12,7 @@ root="$PWD"
 started=$(date +%s)
 
 seconds="${FUZZ_SECONDS:-30}"
-read -r -a targets <<<"${FUZZ_TARGETS:-frame_decoder connection halves driver handshake_server handshake_client utf8 roundtrip deflate_negotiation}"
+read -r -a targets <<<"${FUZZ_TARGETS:-frame_decoder connection halves driver handshake_server handshake_client utf8 roundtrip deflate_negotiation inflate}"
 
 # shellcheck source=install.sh
 source "$root/.ci/install.sh"

@@ -1513,6 +1513,16 @@ pub use driver::driver;
 pub use halves::halves;
 
 // ---------------------------------------------------------------------------
+// Target `inflate`
+// ---------------------------------------------------------------------------
+
+#[cfg(feature = "deflate")]
+#[path = "checks/inflate.rs"]
+mod inflate;
+#[cfg(feature = "deflate")]
+pub use inflate::inflate;
+
+// ---------------------------------------------------------------------------
 // Targets `handshake_server` and `handshake_client`
 // ---------------------------------------------------------------------------
 

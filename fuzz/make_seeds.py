@@ -546,6 +546,70 @@ def deflate_negotiation_seeds():
         write("deflate_negotiation", name, data)
 
 
+# --------------------------------------------------------------------------
+# inflate: flags (1 no_context_takeover, 2 flip a byte, 4 raw wire), role
+# (1 client), max class (% 4: 0 -> 1 MiB, else a u16 % 8192 follows), window
+# (8 + n % 8 bits), cut count and u16 cuts, [flip: u16 position, u8 bits],
+# then raw wire bytes, or: u16 mask seed, level, memLevel, sender window,
+# [sender no_context_takeover], messages (kind, payload as in roundtrip,
+# fragment count - 1 and u16 cuts). Raw frames from RFC 7692 §7.2.3.
+# --------------------------------------------------------------------------
+def inflate_seeds():
+    import zlib
+
+    def raw_deflate(data, wbits=15):
+        c = zlib.compressobj(6, zlib.DEFLATED, -wbits)
+        out = c.compress(data) + c.flush(zlib.Z_SYNC_FLUSH)
+        assert out.endswith(b"\x00\x00\xff\xff")
+        return out[:-4]
+
+    def final_deflate(data):
+        c = zlib.compressobj(6, zlib.DEFLATED, -15)
+        return c.compress(data) + c.flush(zlib.Z_FINISH)  # the last block has BFINAL (§7.2.3.4)
+
+    def head(flags, client, max_len, window, cuts=(), flip=None):
+        out = bytes([flags, 1 if client else 0])
+        out += bytes([1]) + u16(max_len) if max_len is not None else bytes([0])
+        out += bytes([window - 8, len(cuts)]) + b"".join(u16(c) for c in cuts)
+        if flip is not None:
+            out += u16(flip[0]) + bytes([flip[1]])
+        return out
+
+    def raw(client, wire_frames, max_len=None, window=15, flags=0, cuts=(), flip=None):
+        return head(flags | 4 | (2 if flip else 0), client, max_len, window, cuts, flip) + wire_frames
+
+    def msg(text, payload, nfrag_cuts=()):
+        kind = b"\x01" if text else b"\x00"
+        body = bytes([0, 0]) + short(payload)
+        return kind + body + bytes([len(nfrag_cuts)]) + b"".join(u16(c) for c in nfrag_cuts)
+
+    def ours(client, msgs, max_len=None, window=15, flags=0, level=1, mem=7, sender=7, cuts=()):
+        return (head(flags, client, max_len, window, cuts) + u16(7) + bytes([level, mem, sender])
+                + (b"" if flags & 1 else b"\x00") + b"".join(msgs))
+
+    hello = b"\xf2\x48\xcd\xc9\xc9\x07\x00"  # RFC 7692 §7.2.3.1
+    bomb = raw_deflate(bytes(1 << 20))
+    seeds = {
+        "rfc7692_hello_client": raw(True, frame(0xC1, hello)),
+        "rfc7692_hello_server_masked": raw(False, frame(0xC1, hello, MASK), cuts=(9000, 30000)),
+        "rfc7692_hello_fragmented": raw(True, frame(0x41, hello[:3]) + frame(0x80, hello[3:])),
+        "rfc7692_hello_twice_shared_window": raw(True, frame(0xC1, hello) + frame(0xC1, b"\xf2\x00\x11\x00\x00")),
+        "rfc7692_stored_block": raw(True, frame(0xC1, b"\x00\x05\x00\xfa\xffHello\x00")),
+        "rfc7692_empty_message": raw(True, frame(0xC1, b"\x00")),
+        "bfinal_block_ends_message": raw(True, frame(0xC1, final_deflate(b"Hello")) + frame(0xC1, hello)),
+        "bomb_1mib_zeros_limit_4096": raw(False, frame(0xC2, bomb, MASK), max_len=4096, window=9),
+        "invalid_utf8_inflated": raw(True, frame(0xC1, raw_deflate(b"ok \xf4\x90 no"))),
+        "uncompressed_between": raw(True, frame(0xC1, hello) + frame(0x81, b"plain") + frame(0xC1, hello)),
+        "flipped_byte": raw(True, frame(0xC1, raw_deflate(b"Hello, Hello, Hello")), flip=(5, 0x40)),
+        "ours_text_fragments_window_9": ours(False, [msg(True, b"{\"price\": 101.5, \"price\": 101.5}", (5, 17)),
+                                                     msg(False, bytes(range(200)))], window=9, sender=1, cuts=(100, 40000)),
+        "ours_no_context_takeover": ours(True, [msg(True, b"abcabcabc" * 20), msg(True, b"abcabcabc" * 20)], flags=1),
+        "ours_over_limit": ours(True, [msg(True, b"small"), msg(False, bytes(250))], max_len=100),
+    }
+    for name, data in seeds.items():
+        write("inflate", name, data)
+
+
 if __name__ == "__main__":
     shutil.rmtree(OUT, ignore_errors=True)
     frames_seeds()
@@ -557,6 +621,7 @@ if __name__ == "__main__":
     handshake_server_seeds()
     handshake_client_seeds()
     deflate_negotiation_seeds()
+    inflate_seeds()
     for t in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, t))
         size = sum(os.path.getsize(os.path.join(OUT, t, f)) for f in files)
