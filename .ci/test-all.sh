@@ -8,7 +8,8 @@ cd "$(dirname "$0")/.."
 # shellcheck source=install.sh
 source .ci/install.sh
 
-step() { printf '\n=== %s\n' "$*"; }
+# Each step says when it starts (seconds since the suite began): CI's budget is 45 minutes.
+step() { printf '\n=== %s (at %d s)\n' "$*" "$SECONDS"; }
 trap 'echo; echo "FAILED at: ${BASH_COMMAND}" >&2' ERR
 
 step "toolchain and targets"
