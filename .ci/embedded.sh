@@ -10,9 +10,12 @@
 #      required; then its `deliberately-fail` variant: non-zero required;
 #   4. runs the `echo` firmware under QEMU with UART0 on a loopback TCP port
 #      and the host suite against it (tests/qemu_echo.rs: our std client and
-#      the Python `websockets` client);
-#   5. prints the footprint (flash, static RAM, peak stack) and fails if the
-#      echo firmware exceeds firmware/budget.toml.
+#      the Python `websockets` client); then the same for `echo_deflate`
+#      (permessage-deflate inflated through a 512-byte window; package
+#      feature `deflate`, without which `echo` is built: it refuses to
+#      compile with it) and tests/qemu_echo_deflate.rs;
+#   5. prints the footprint (flash, static RAM, peak stack) and fails if
+#      `echo` or `echo_deflate` exceeds firmware/budget.toml.
 #
 # Usage: .ci/embedded.sh   (from anywhere; about a minute or two once built)
 set -euo pipefail
@@ -71,7 +74,11 @@ run_elf() {
 }
 
 step "build the firmware"
-(cd "$FW" && cargo build -q --release --bins && cargo build -q --bin tests)
+# `--bins` skips echo_deflate (required-features = ["deflate"]): built on
+# its own, so that echo and tests are built, and measured, without wsock's
+# `inflate` (echo.rs refuses to compile with feature deflate).
+(cd "$FW" && cargo build -q --release --bins && cargo build -q --bin tests &&
+  cargo build -q --release --bin echo_deflate --features deflate)
 
 for profile in release debug; do
   step "the core's tests on the emulated Cortex-M3 ($profile profile)"
@@ -95,15 +102,10 @@ echo "exit status $RUN_STATUS, as it must be"
 step "the Python venv (websockets)"
 .ci/autobahn.sh venv
 
-step "build the host suite"
-cargo test -q --all-features --test qemu_echo --no-run
+step "build the host suites"
+cargo test -q --all-features --test qemu_echo --test qemu_echo_deflate --no-run
 
-step "the echo firmware under QEMU, the host suite against it"
-PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-ECHO_LOG="$FW/target/echo.log"
-"${BOARD[@]}" -serial "tcp:127.0.0.1:$PORT,server=on,wait=on" \
-  -kernel "$ELF_DIR/release/echo" </dev/null >"$ECHO_LOG" 2>&1 &
-QEMU_PID=$!
+QEMU_PID=
 stop_qemu() {
   if [[ -n "${QEMU_PID:-}" ]] && kill -0 "$QEMU_PID" 2>/dev/null; then
     kill "$QEMU_PID" 2>/dev/null || true
@@ -112,46 +114,83 @@ stop_qemu() {
   QEMU_PID=
 }
 trap stop_qemu EXIT
-# Wait for QEMU to listen, by looking: connecting would take its one serial line.
-for _ in $(seq 300); do
-  ss -ltn "sport = :$PORT" | grep -q LISTEN && break
-  kill -0 "$QEMU_PID" 2>/dev/null || { cat "$ECHO_LOG"; die "QEMU ended before listening"; }
-  sleep 0.1
-done
-ss -ltn "sport = :$PORT" | grep -q LISTEN || die "QEMU does not listen on 127.0.0.1:$PORT"
-echo "UART0 on 127.0.0.1:$PORT"
-WSOCK_QEMU_ECHO_ADDR="127.0.0.1:$PORT" WSOCK_PYTHON="$ROOT/.venv/bin/python" \
-  timeout 300 cargo test -q --all-features --test qemu_echo -- --ignored --test-threads 1
-stop_qemu
-echo "the firmware's log:"
-sed 's/^/  | /' "$ECHO_LOG"
-grep -Eq 'panic|HardFault' "$ECHO_LOG" && die "the echo firmware panicked or faulted"
-ECHO_STACK=$(grep -Eo 'peak stack [0-9]+' "$ECHO_LOG" | awk '{print $3}' | sort -n | tail -n 1)
-[[ -n "$ECHO_STACK" ]] || die "the echo firmware reported no peak stack"
-SESSIONS=$(grep -c '^echo: session' "$ECHO_LOG")
-[[ $SESSIONS -ge 7 ]] || die "the echo firmware served $SESSIONS sessions, expected at least 7"
+
+# Runs firmware $1 under QEMU with UART0 on a free loopback port, and host
+# suite $2 against it (the port in $3, the variable it reads); then checks
+# the firmware's log: no panic or fault, at least $4 sessions. Sets
+# PEAK_STACK to the highest peak stack the firmware reported.
+serve_and_test() {
+  local bin=$1 suite=$2 var=$3 min_sessions=$4 port log sessions
+  port=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  log="$FW/target/$bin.log"
+  "${BOARD[@]}" -serial "tcp:127.0.0.1:$port,server=on,wait=on" \
+    -kernel "$ELF_DIR/release/$bin" </dev/null >"$log" 2>&1 &
+  QEMU_PID=$!
+  # Wait for QEMU to listen, by looking: connecting would take its one serial line.
+  for _ in $(seq 300); do
+    ss -ltn "sport = :$port" | grep -q LISTEN && break
+    kill -0 "$QEMU_PID" 2>/dev/null || { cat "$log"; die "QEMU ($bin) ended before listening"; }
+    sleep 0.1
+  done
+  ss -ltn "sport = :$port" | grep -q LISTEN || die "QEMU ($bin) does not listen on 127.0.0.1:$port"
+  echo "$bin: UART0 on 127.0.0.1:$port"
+  env "$var=127.0.0.1:$port" WSOCK_PYTHON="$ROOT/.venv/bin/python" \
+    timeout 300 cargo test -q --all-features --test "$suite" -- --ignored --test-threads 1 ||
+    die "the host suite $suite failed against the $bin firmware"
+  stop_qemu
+  echo "the $bin firmware's log:"
+  sed 's/^/  | /' "$log"
+  if grep -Eq 'panic|HardFault' "$log"; then die "the $bin firmware panicked or faulted"; fi
+  PEAK_STACK=$(grep -Eo 'peak stack [0-9]+' "$log" | awk '{print $3}' | sort -n | tail -n 1)
+  [[ -n "$PEAK_STACK" ]] || die "the $bin firmware reported no peak stack"
+  sessions=$(grep -c '^echo: session' "$log")
+  ((sessions >= min_sessions)) ||
+    die "the $bin firmware served $sessions sessions, expected at least $min_sessions"
+}
+
+step "the echo firmware under QEMU, the host suite against it"
+serve_and_test echo qemu_echo WSOCK_QEMU_ECHO_ADDR 7
+ECHO_STACK=$PEAK_STACK
+
+step "the echo_deflate firmware (permessage-deflate) under QEMU, its host suite against it"
+serve_and_test echo_deflate qemu_echo_deflate WSOCK_QEMU_ECHO_DEFLATE_ADDR 8
+DEFLATE_STACK=$PEAK_STACK
 
 # --- 5. footprint --------------------------------------------------------------------------
 step "footprint"
 # text = flash (vector table, code, constants); static RAM = data + bss.
 size_of() { "$LLVM_SIZE" "$1" | awk 'NR == 2 { print $1, $2 + $3 }'; }
 read -r ECHO_TEXT ECHO_RAM < <(size_of "$ELF_DIR/release/echo")
+read -r DEFLATE_TEXT DEFLATE_RAM < <(size_of "$ELF_DIR/release/echo_deflate")
 read -r TESTS_TEXT TESTS_RAM < <(size_of "$ELF_DIR/release/tests")
 TESTS_STACK=$(grep -Eo 'peak stack [0-9]+' "$FW/target/tests-release.log" | awk '{print $3}')
 budget() { sed -n "s/^$1 *= *\([0-9]*\).*/\1/p" "$FW/budget.toml"; }
 BUDGET_TEXT=$(budget echo_text)
 BUDGET_RAM=$(budget echo_static_ram)
 BUDGET_STACK=$(budget echo_peak_stack)
-[[ -n "$BUDGET_TEXT" && -n "$BUDGET_RAM" && -n "$BUDGET_STACK" ]] || die "firmware/budget.toml lacks a budget"
+BUDGET_DEFLATE_TEXT=$(budget echo_deflate_text)
+BUDGET_DEFLATE_RAM=$(budget echo_deflate_static_ram)
+BUDGET_DEFLATE_STACK=$(budget echo_deflate_peak_stack)
+for b in "$BUDGET_TEXT" "$BUDGET_RAM" "$BUDGET_STACK" \
+  "$BUDGET_DEFLATE_TEXT" "$BUDGET_DEFLATE_RAM" "$BUDGET_DEFLATE_STACK"; do
+  [[ -n "$b" ]] || die "firmware/budget.toml lacks a budget"
+done
 printf '\n%-24s %12s %16s %14s\n' "firmware (release)" "flash (text)" "static RAM" "peak stack"
 printf '%-24s %12s %16s %14s\n' "echo" "$ECHO_TEXT B" "$ECHO_RAM B" "$ECHO_STACK B"
 printf '%-24s %12s %16s %14s\n' "echo budget" "$BUDGET_TEXT B" "$BUDGET_RAM B" "$BUDGET_STACK B"
+printf '%-24s %12s %16s %14s\n' "echo_deflate" "$DEFLATE_TEXT B" "$DEFLATE_RAM B" "$DEFLATE_STACK B"
+printf '%-24s %12s %16s %14s\n' "echo_deflate budget" "$BUDGET_DEFLATE_TEXT B" \
+  "$BUDGET_DEFLATE_RAM B" "$BUDGET_DEFLATE_STACK B"
 printf '%-24s %12s %16s %14s\n' "tests (not budgeted)" "$TESTS_TEXT B" "$TESTS_RAM B" "$TESTS_STACK B"
 echo "($(rustc --version), opt-level \"s\", LTO, 1 codegen unit, panic = \"abort\")"
 over=()
-((ECHO_TEXT <= BUDGET_TEXT)) || over+=("flash $ECHO_TEXT > $BUDGET_TEXT")
-((ECHO_RAM <= BUDGET_RAM)) || over+=("static RAM $ECHO_RAM > $BUDGET_RAM")
-((ECHO_STACK <= BUDGET_STACK)) || over+=("peak stack $ECHO_STACK > $BUDGET_STACK")
-((${#over[@]} == 0)) || die "the echo firmware is over budget: ${over[*]} (firmware/budget.toml: raise it only as a conscious decision)"
+((ECHO_TEXT <= BUDGET_TEXT)) || over+=("echo flash $ECHO_TEXT > $BUDGET_TEXT")
+((ECHO_RAM <= BUDGET_RAM)) || over+=("echo static RAM $ECHO_RAM > $BUDGET_RAM")
+((ECHO_STACK <= BUDGET_STACK)) || over+=("echo peak stack $ECHO_STACK > $BUDGET_STACK")
+((DEFLATE_TEXT <= BUDGET_DEFLATE_TEXT)) || over+=("echo_deflate flash $DEFLATE_TEXT > $BUDGET_DEFLATE_TEXT")
+((DEFLATE_RAM <= BUDGET_DEFLATE_RAM)) || over+=("echo_deflate static RAM $DEFLATE_RAM > $BUDGET_DEFLATE_RAM")
+((DEFLATE_STACK <= BUDGET_DEFLATE_STACK)) ||
+  over+=("echo_deflate peak stack $DEFLATE_STACK > $BUDGET_DEFLATE_STACK")
+((${#over[@]} == 0)) || die "over budget: ${over[*]} (firmware/budget.toml: raise it only as a conscious decision)"
 
 step "all embedded checks passed in $((SECONDS - START)) s"

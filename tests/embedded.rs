@@ -698,6 +698,78 @@ mod inflating {
         ));
     }
 
+    /// An inflater that owns its window and outlives the sessions that
+    /// borrow it, as a firmware keeps one in a static: each session one
+    /// after another gets it afresh (the handshake resets it), so a new
+    /// client's compressor, starting from an empty window, is understood.
+    /// (`Inflate::new` took only a `MessageInflater<&'b mut [u8]>` with the
+    /// session's lifetime, and `&mut` is invariant: a long-lived inflater
+    /// could then be lent to one session only, which did not compile.)
+    #[test]
+    fn one_long_lived_inflater_serves_sessions_one_after_another() {
+        const SESSIONS: usize = 3;
+        let inflater: &'static mut MessageInflater<[u8; 512]> = Box::leak(Box::new(
+            MessageInflater::new(Inflater::new([0u8; 512], false).unwrap()),
+        ));
+        let (clients, servers): (Vec<End>, Vec<End>) = (0..SESSIONS).map(|_| duplex()).unzip();
+        let server = std::thread::spawn(move || {
+            let (mut input, mut output) = ([0u8; 512], [0u8; 256]);
+            let mut message = vec![0u8; 4096];
+            let mut echoed = Vec::new();
+            for end in servers {
+                let inflate = Inflate::new(&mut *inflater, false);
+                let mut ws = blocking::accept_inflating(
+                    end,
+                    Config::new(),
+                    &mut input,
+                    &mut output,
+                    inflate,
+                    |_| Ok(Accept::default()),
+                )?;
+                let mut n = 0;
+                loop {
+                    match ws.read(&mut message) {
+                        Ok(Message::Text(t)) => ws.send(Outgoing::Text(t))?,
+                        Ok(_) => continue,
+                        Err(Error::ConnectionClosed) => break,
+                        Err(e) => return Err(e),
+                    }
+                    n += 1;
+                }
+                echoed.push(n);
+            }
+            Ok::<_, Error<Infallible>>(echoed)
+        });
+        let (mut input, mut output, mut message) = ([0u8; 512], [0u8; 1024], vec![0u8; 4096]);
+        for (i, end) in clients.into_iter().enumerate() {
+            let request = ClientRequest {
+                extensions: OFFER,
+                ..request()
+            };
+            let rsv = Config::new().extension_rsv(RSV1);
+            let (mut ws, _) =
+                blocking::client(end, &request, rsv, TestRng(9), &mut input, &mut output).unwrap();
+            // A fresh compressor per session; the second message refers
+            // back into the first (context takeover).
+            let mut deflater = Deflater::new(CompressOptions::default(), 9, false);
+            let text = format!("session {i}: the same words again and again");
+            for _ in 0..2 {
+                let mut compressed = Vec::new();
+                deflater.compress(text.as_bytes(), true, &mut compressed);
+                ws.connection_mut().set_next_message_rsv(RSV1);
+                ws.send(Outgoing::Fragment {
+                    kind: DataKind::Text,
+                    payload: &compressed,
+                    last: true,
+                })
+                .unwrap();
+                assert_eq!(ws.read(&mut message).unwrap(), Message::Text(text.as_str()));
+            }
+            ws.close(CloseCode::NORMAL, "").unwrap();
+        }
+        assert_eq!(server.join().unwrap().unwrap(), vec![2; SESSIONS]);
+    }
+
     /// An offer without `client_max_window_bits` cannot be held to a
     /// 512-byte window: declined, and a compressed frame then fails (1002).
     #[test]

@@ -1,14 +1,18 @@
-//! What the two firmware binaries share: stack painting, semihosting output
-//! without the formatting machinery, the LM3S6965's UART0, and a byte queue
-//! for in-memory transports.
+//! What the firmware binaries share: stack painting, semihosting output
+//! without the formatting machinery, the LM3S6965's UART0, a byte queue for
+//! in-memory transports, and the echo server's session loop.
 //!
 //! - `tests` (src/bin/tests.rs) runs the core's test vectors on the chip.
 //! - `echo` (src/bin/echo.rs) is a WebSocket echo server on UART0.
+//! - `echo_deflate` (src/bin/echo_deflate.rs, feature `deflate`) is the same
+//!   server accepting permessage-deflate: it inflates the client's messages
+//!   through a 512-byte window and echoes them uncompressed.
 //!
-//! Both run under QEMU's `lm3s6965evb` board; see README.md.
+//! All run under QEMU's `lm3s6965evb` board; see README.md.
 #![no_std]
 
 pub mod ring;
+pub mod server;
 pub mod stack;
 pub mod uart;
 

@@ -171,7 +171,7 @@ pub(crate) struct Session<'b, R> {
     unflushed: bool,
     /// Inflates compressed messages, when permessage-deflate was agreed.
     #[cfg(feature = "inflate")]
-    inflater: Option<&'b mut crate::deflate::MessageInflater<&'b mut [u8]>>,
+    inflater: Option<&'b mut dyn inflate::Inflating>,
 }
 
 impl<'b, R: rand_core::Rng> Session<'b, R> {
@@ -189,10 +189,7 @@ impl<'b, R: rand_core::Rng> Session<'b, R> {
     /// Inflates compressed messages from now on with `inflater`, as
     /// permessage-deflate was agreed (RSV1 is the extension's).
     #[cfg(feature = "inflate")]
-    pub(crate) fn inflate_with(
-        &mut self,
-        inflater: &'b mut crate::deflate::MessageInflater<&'b mut [u8]>,
-    ) {
+    pub(crate) fn inflate_with(&mut self, inflater: &'b mut dyn inflate::Inflating) {
         inflater.reset();
         let conn = self.driver.connection_mut();
         conn.set_extension_rsv(crate::frame::RSV1);
@@ -401,16 +398,13 @@ fn absorb(
     event: Event<'_>,
     assembler: &mut MessageAssembler<SliceBuffer<'_>>,
     control: &mut Option<Control>,
-    #[cfg(feature = "inflate")] (inflater, max): (
-        &mut Option<&mut crate::deflate::MessageInflater<&mut [u8]>>,
-        u64,
-    ),
+    #[cfg(feature = "inflate")] (inflater, max): (&mut Option<&mut dyn inflate::Inflating>, u64),
 ) -> Absorbed {
     *control = Some(match event {
         Event::Data(chunk) => {
             #[cfg(feature = "inflate")]
             let collected = match inflater {
-                Some(inflater) => assembler.collect_inflated(&chunk, *inflater, max),
+                Some(inflater) => inflater.collect(assembler, &chunk, max),
                 None => assembler.collect(&chunk),
             };
             #[cfg(not(feature = "inflate"))]
