@@ -27,7 +27,9 @@
 //!   buffer; `miniz_oxide` is its core inflater as the least work it
 //!   needs: with context takeover into a 32 KiB ring copied out to the
 //!   message (the window must outlive the message), without it straight
-//!   into the message buffer.
+//!   into the message buffer. Both first copy the compressed payloads into
+//!   a reused read buffer, as wsock's rows copy the wire: every receiver
+//!   pays for the socket read once.
 //! - `receive_level6/SIZE`: the same receivers, with context takeover, on
 //!   what a peer compressing at zlib's default level 6 sends: dynamic
 //!   Huffman blocks, where level 1's are mostly fixed-code blocks (the
@@ -492,6 +494,8 @@ fn zlib_inflate(
 /// zlib-rs's inflater by hand.
 struct ZlibReceiver {
     stream: Inflate,
+    /// The read buffer: the payloads copied in, as a socket read does.
+    read: Vec<u8>,
     out: Vec<u8>,
     reset: bool,
 }
@@ -500,6 +504,7 @@ impl ZlibReceiver {
     fn new(max_len: usize, no_context_takeover: bool) -> Self {
         ZlibReceiver {
             stream: Inflate::new(false, WINDOW_BITS),
+            read: Vec::new(),
             out: vec![0; max_len + 1024],
             reset: no_context_takeover,
         }
@@ -507,9 +512,12 @@ impl ZlibReceiver {
 
     fn receive(&mut self, payloads: &[u8], ranges: &[Range<usize>], mut sink: impl FnMut(&[u8])) {
         self.stream.reset(false);
+        // What a socket read puts in the read buffer (wsock's rows copy the wire).
+        self.read.clear();
+        self.read.extend_from_slice(payloads);
         for range in ranges {
             let mut len = 0;
-            let input = &payloads[range.clone()];
+            let input = &self.read[range.clone()];
             zlib_inflate(
                 &mut self.stream,
                 input,
@@ -544,6 +552,8 @@ struct MinizReceiver {
     pos: usize,
     /// The message; without context takeover, the output buffer itself.
     message: Vec<u8>,
+    /// The read buffer: the payloads copied in, as a socket read does.
+    read: Vec<u8>,
     reset: bool,
 }
 
@@ -554,6 +564,7 @@ impl MinizReceiver {
             ring: vec![0; RING].into_boxed_slice(),
             pos: 0,
             message: vec![0; max_len + 1024],
+            read: Vec::new(),
             reset: no_context_takeover,
         }
     }
@@ -603,8 +614,12 @@ impl MinizReceiver {
     fn receive(&mut self, payloads: &[u8], ranges: &[Range<usize>], mut sink: impl FnMut(&[u8])) {
         self.core.init();
         self.pos = 0;
+        // What a socket read puts in the read buffer (wsock's rows copy the wire).
+        let mut read = std::mem::take(&mut self.read);
+        read.clear();
+        read.extend_from_slice(payloads);
         for range in ranges {
-            let input = &payloads[range.clone()];
+            let input = &read[range.clone()];
             if self.reset {
                 let mut len = 0;
                 self.flat_inflate(input, &mut len);
@@ -618,6 +633,7 @@ impl MinizReceiver {
                 sink(&self.message);
             }
         }
+        self.read = read;
     }
 }
 
