@@ -1,16 +1,418 @@
 //! A WebSocket echo server on the MPS2 AN385 (Cortex-M3) as QEMU's
 //! `mps2-an385` board emulates it, reached over its LAN9118 Ethernet NIC.
+//!
+//! The chip is 10.0.2.15/24 on QEMU's user-mode network (gateway
+//! 10.0.2.2) and serves WebSockets on TCP port 80; `-nic
+//! user,model=lan9118,restrict=on,hostfwd=tcp:127.0.0.1:PORT-:80` makes it
+//! `ws://127.0.0.1:PORT/` on the host (firmware/net-echo.sh PORT).
+//!
+//! [`SOCKETS`] sessions are served at once, each a task of the tiny
+//! executor in `wsock_firmware::net` on its own TCP socket and buffers.
+//! Messages stream through: a message that fits the message buffer is
+//! echoed whole; a larger one is echoed as a fragmented message, each
+//! fragment sent as soon as the buffer fills, so no message is too large
+//! for RAM (the limit, [`MAX_MESSAGE`], is the echo server's). Text is
+//! checked as UTF-8 by wsock as it arrives. Pings are answered; a close
+//! is echoed with its code, then the firmware closes TCP. The text
+//! `!stack` is answered with the stack's high-water mark, and
+//! `!close CODE REASON` starts the closing handshake with that code.
 #![no_std]
 #![no_main]
 
+use core::pin::pin;
+use cortex_m::peripheral::NVIC;
 use cortex_m_rt::{ExceptionFrame, entry, exception};
-use wsock_firmware::{println, stack};
+use smoltcp::iface::{Config as IfaceConfig, Interface, SocketHandle, SocketSet, SocketStorage};
+use smoltcp::socket::tcp;
+use smoltcp::wire::{EthernetAddress, HardwareAddress, IpCidr, Ipv4Address};
+use wsock::embedded::{Error, asynch};
+use wsock::handshake::server::Accept;
+use wsock::{CloseCode, Config, DataKind, Event, Outgoing};
+use wsock_firmware::lan9118::{self, Lan9118};
+use wsock_firmware::net::{self, Closed, Sockets, TcpStream, with_socket};
+use wsock_firmware::{TakeOnce, decimal, print, println, stack};
+
+/// Sessions served at once: one TCP socket and one set of buffers each.
+const SOCKETS: usize = 3;
+/// The TCP port served.
+const PORT: u16 = 80;
+/// Each socket's TCP receive buffer (the window the host may fill).
+const TCP_RX: usize = 4096;
+/// Each socket's TCP send buffer.
+const TCP_TX: usize = 4096;
+/// The WebSocket input buffer: holds a handshake request; frames of any
+/// size stream through it in chunks of at most this size.
+const INPUT_LEN: usize = 1024;
+/// The WebSocket output buffer: our 101 response and control frames;
+/// larger frames stream through it.
+const OUTPUT_LEN: usize = 1024;
+/// The message buffer: a message up to this size is echoed whole; a larger
+/// one goes back as fragments of up to this size. At least `INPUT_LEN`
+/// over the fragment threshold (`MESSAGE_LEN - INPUT_LEN`), since a chunk
+/// from the input buffer must always fit.
+const MESSAGE_LEN: usize = 2048;
+/// The largest message echoed (as `examples/echo_server`); a larger one
+/// gets 1009 from its header. RAM does not limit it: messages stream.
+const MAX_MESSAGE: u64 = 64 << 20;
+/// How long a closing socket may wait for the peer's FIN.
+const CLOSE_WAIT_MS: u32 = 2000;
+
+const CONFIG: Config = Config::new()
+    .max_frame_size(MAX_MESSAGE)
+    .max_message_size(MAX_MESSAGE);
+
+/// One session's memory.
+struct SessionBuffers {
+    tcp_rx: [u8; TCP_RX],
+    tcp_tx: [u8; TCP_TX],
+    input: [u8; INPUT_LEN],
+    output: [u8; OUTPUT_LEN],
+    message: [u8; MESSAGE_LEN],
+}
+
+const EMPTY: SessionBuffers = SessionBuffers {
+    tcp_rx: [0; TCP_RX],
+    tcp_tx: [0; TCP_TX],
+    input: [0; INPUT_LEN],
+    output: [0; OUTPUT_LEN],
+    message: [0; MESSAGE_LEN],
+};
+
+/// The WebSocket side of a session's memory (the TCP buffers are lent to
+/// smoltcp).
+struct WsBuffers {
+    input: &'static mut [u8; INPUT_LEN],
+    output: &'static mut [u8; OUTPUT_LEN],
+    message: &'static mut [u8; MESSAGE_LEN],
+}
+
+struct Statics {
+    sessions: [SessionBuffers; SOCKETS],
+    sockets: [SocketStorage<'static>; SOCKETS],
+    nic: Option<Lan9118>,
+}
+
+static STATICS: TakeOnce<Statics> = TakeOnce::new(Statics {
+    sessions: [EMPTY; SOCKETS],
+    sockets: [SocketStorage::EMPTY; SOCKETS],
+    nic: None,
+});
 
 #[entry]
 fn main() -> ! {
     stack::paint();
-    println(&[b"net_echo: booted"]);
-    wsock_firmware::exit(true)
+    // SAFETY: the only place that takes the core peripherals, before
+    // anything else could.
+    let mut core = unsafe { cortex_m::Peripherals::steal() };
+    let Some(statics) = STATICS.take() else {
+        wsock_firmware::exit(false)
+    };
+    let nic = match Lan9118::new() {
+        Ok(nic) => statics.nic.insert(nic),
+        Err(_) => {
+            println(&[b"net_echo: no LAN9118 at 0x40200000"]);
+            wsock_firmware::exit(false)
+        }
+    };
+    net::start_clock(&mut core.SYST);
+    // The NIC's interrupt wakes WFE without a handler (it stays disabled
+    // in the NVIC; SEVONPEND makes its pending an event).
+    core.SCB.set_sevonpend();
+
+    let mac = EthernetAddress(nic.mac());
+    let mut iface = Interface::new(
+        IfaceConfig::new(HardwareAddress::Ethernet(mac)),
+        nic,
+        net::now(),
+    );
+    iface.update_ip_addrs(|addrs| {
+        let _ = addrs.push(IpCidr::new(Ipv4Address::new(10, 0, 2, 15).into(), 24));
+    });
+    let _ = iface
+        .routes_mut()
+        .add_default_ipv4_route(Ipv4Address::new(10, 0, 2, 2));
+
+    let mut set = SocketSet::new(&mut statics.sockets[..]);
+    let mut handles = [None::<SocketHandle>; SOCKETS];
+    let ws_buffers = statics.sessions.each_mut().map(|b| {
+        let socket = tcp::Socket::new(
+            tcp::SocketBuffer::new(&mut b.tcp_rx[..]),
+            tcp::SocketBuffer::new(&mut b.tcp_tx[..]),
+        );
+        (
+            socket,
+            WsBuffers {
+                input: &mut b.input,
+                output: &mut b.output,
+                message: &mut b.message,
+            },
+        )
+    });
+    let mut i = 0;
+    let ws_buffers = ws_buffers.map(|(socket, buffers)| {
+        handles[i] = Some(set.add(socket));
+        i += 1;
+        buffers
+    });
+    let sockets: Sockets = core::cell::RefCell::new(set);
+    banner();
+
+    let mut id = 0;
+    let tasks = ws_buffers.map(|buffers| {
+        let handle = handles[id].unwrap_or_else(|| wsock_firmware::exit(false));
+        id += 1;
+        serve(&sockets, handle, buffers, id as u32)
+    });
+    let mut tasks = pin!(tasks);
+    let mut done = [false; SOCKETS];
+    loop {
+        nic.clear_interrupt();
+        NVIC::unpend(NicIrq);
+        let before = iface.poll(net::now(), nic, &mut sockets.borrow_mut());
+        net::poll_all(tasks.as_mut(), &mut done);
+        let after = iface.poll(net::now(), nic, &mut sockets.borrow_mut());
+        if before == smoltcp::iface::PollResult::None && after == smoltcp::iface::PollResult::None {
+            cortex_m::asm::wfe();
+        }
+    }
+}
+
+/// The NIC's interrupt number, for the NVIC.
+#[derive(Clone, Copy)]
+struct NicIrq;
+
+// SAFETY: the LAN9118's input of the AN385's NVIC.
+unsafe impl cortex_m::interrupt::InterruptNumber for NicIrq {
+    fn number(self) -> u16 {
+        lan9118::IRQ
+    }
+}
+
+fn banner() {
+    let (mut a, mut b, mut c) = ([0; 10], [0; 10], [0; 10]);
+    println(&[
+        b"net_echo: WebSocket echo server on 10.0.2.15:80 (LAN9118), ",
+        decimal(SOCKETS as u32, &mut a),
+        b" sessions at once, messages up to ",
+        decimal(MAX_MESSAGE as u32, &mut b),
+        b" bytes, streamed through a ",
+        decimal(MESSAGE_LEN as u32, &mut c),
+        b"-byte buffer",
+    ]);
+}
+
+/// Serves sessions on one socket, one after another, forever.
+async fn serve(sockets: &Sockets, handle: SocketHandle, buffers: WsBuffers, id: u32) {
+    let mut sessions: u32 = 0;
+    loop {
+        with_socket(sockets, handle, |s| {
+            if !s.is_open() {
+                let _ = s.listen(PORT);
+            }
+            s.set_ack_delay(None);
+            s.set_nagle_enabled(false);
+        });
+        core::future::poll_fn(|_| {
+            with_socket(sockets, handle, |s| {
+                if s.may_recv()
+                    || (s.is_open() && !s.is_listening() && s.state() != tcp::State::SynReceived)
+                {
+                    core::task::Poll::Ready(())
+                } else {
+                    if !s.is_open() {
+                        let _ = s.listen(PORT);
+                    }
+                    core::task::Poll::Pending
+                }
+            })
+        })
+        .await;
+        sessions = sessions.wrapping_add(1);
+        let outcome = session(
+            TcpStream::new(sockets, handle),
+            &mut buffers.input[..],
+            &mut buffers.output[..],
+            &mut buffers.message[..],
+        )
+        .await;
+        close(sockets, handle).await;
+        report(id, sessions, &outcome);
+    }
+}
+
+/// Closes the socket: FIN after what is queued, then waits (discarding
+/// input) for the peer's FIN or [`CLOSE_WAIT_MS`], and frees the socket.
+async fn close(sockets: &Sockets, handle: SocketHandle) {
+    with_socket(sockets, handle, |s| s.close());
+    let start = net::millis();
+    loop {
+        let finished = with_socket(sockets, handle, |s| {
+            while s.can_recv() {
+                let _ = s.recv(|data| (data.len(), ()));
+            }
+            matches!(s.state(), tcp::State::Closed | tcp::State::TimeWait)
+        });
+        if finished || net::millis().wrapping_sub(start) > CLOSE_WAIT_MS {
+            break;
+        }
+        net::yield_now().await;
+    }
+    with_socket(sockets, handle, |s| s.abort());
+    // Let the interface send the abort's RST (if any) before listening again.
+    net::yield_now().await;
+}
+
+/// What `read_event_with` saw.
+enum Got {
+    Data { last: bool },
+    Control,
+}
+
+/// One session: the handshake, then messages echoed until the close.
+/// Returns the number of messages echoed.
+async fn session(
+    stream: TcpStream<'_>,
+    input: &mut [u8],
+    output: &mut [u8],
+    message: &mut [u8],
+) -> Result<u32, Error<Closed>> {
+    let mut ws = asynch::accept(stream, CONFIG, input, output, |request| {
+        let echo = request.subprotocols().any(|p| p == "echo");
+        Ok(Accept {
+            subprotocol: echo.then_some("echo"),
+            ..Accept::default()
+        })
+    })
+    .await?;
+    let mut echoed: u32 = 0;
+    let mut fill = 0usize;
+    let mut kind = DataKind::Binary;
+    // A fragment of the current message has been sent.
+    let mut streaming = false;
+    loop {
+        let got = ws
+            .read_event_with(|event| match event {
+                Event::Data(chunk) => {
+                    if chunk.first {
+                        kind = chunk.kind;
+                        fill = 0;
+                        streaming = false;
+                    }
+                    let n = chunk.payload.len().min(message.len() - fill);
+                    message[fill..fill + n].copy_from_slice(&chunk.payload[..n]);
+                    fill += n;
+                    Got::Data { last: chunk.last }
+                }
+                _ => Got::Control,
+            })
+            .await;
+        match got {
+            Ok(Got::Control) => ws.flush().await?,
+            Ok(Got::Data { last: true }) if !streaming => {
+                let payload = &message[..fill];
+                match kind {
+                    DataKind::Text => {
+                        // Checked by wsock as it arrived.
+                        let text = core::str::from_utf8(payload).unwrap_or("");
+                        if text == "!stack" {
+                            send_stack_report(&mut ws).await?;
+                        } else if let Some((code, reason)) = close_command(text) {
+                            ws.close(code, reason).await?;
+                        } else {
+                            ws.send(Outgoing::Text(text)).await?;
+                        }
+                    }
+                    DataKind::Binary => ws.send(Outgoing::Binary(payload)).await?,
+                }
+                echoed = echoed.wrapping_add(1);
+                fill = 0;
+            }
+            Ok(Got::Data { last }) => {
+                if last || fill > message.len() - INPUT_LEN {
+                    ws.send(Outgoing::Fragment {
+                        kind,
+                        payload: &message[..fill],
+                        last,
+                    })
+                    .await?;
+                    streaming = !last;
+                    fill = 0;
+                    if last {
+                        echoed = echoed.wrapping_add(1);
+                    }
+                }
+            }
+            Err(Error::ConnectionClosed) => return Ok(echoed),
+            Err(e) => return Err(e),
+        }
+    }
+}
+
+/// `!close CODE REASON`: the code and reason to close with.
+fn close_command(text: &str) -> Option<(CloseCode, &str)> {
+    let rest = text.strip_prefix("!close ")?;
+    let (code, reason) = rest.split_once(' ').unwrap_or((rest, ""));
+    let code: u16 = code.parse().ok()?;
+    Some((CloseCode(code), reason))
+}
+
+/// Answers `!stack` with `peak stack P of S bytes`.
+async fn send_stack_report(
+    ws: &mut asynch::WebSocket<'_, TcpStream<'_>>,
+) -> Result<(), Error<Closed>> {
+    let (mut a, mut b) = ([0; 10], [0; 10]);
+    let parts: [&[u8]; 5] = [
+        b"peak stack ",
+        decimal(stack::peak(), &mut a),
+        b" of ",
+        decimal(stack::size(), &mut b),
+        b" bytes",
+    ];
+    let mut reply = [0u8; 48];
+    let mut n = 0;
+    for part in parts {
+        reply[n..n + part.len()].copy_from_slice(part);
+        n += part.len();
+    }
+    // ASCII only, so always UTF-8.
+    let text = core::str::from_utf8(&reply[..n]).unwrap_or("?");
+    ws.send(Outgoing::Text(text)).await
+}
+
+/// One line per session on the host's stdout.
+fn report(socket: u32, session: u32, outcome: &Result<u32, Error<Closed>>) {
+    let (mut a, mut b, mut c) = ([0; 10], [0; 10], [0; 10]);
+    print(b"net_echo: socket ");
+    print(decimal(socket, &mut a));
+    print(b" session ");
+    print(decimal(session, &mut b));
+    match outcome {
+        Ok(echoed) => {
+            print(b": closed normally after ");
+            print(decimal(*echoed, &mut c));
+            print(b" messages");
+        }
+        Err(Error::Handshake(h)) => {
+            print(b": handshake refused with HTTP ");
+            print(decimal(u32::from(h.status()), &mut c));
+        }
+        Err(Error::Protocol(p)) => {
+            print(b": failed: ");
+            print(p.close_reason().as_bytes());
+            print(b", close code ");
+            print(decimal(u32::from(p.close_code().0), &mut c));
+        }
+        Err(Error::Io(_)) | Err(Error::TransportClosed) => print(b": connection lost"),
+        Err(_) => print(b": failed"),
+    }
+    let (mut d, mut e) = ([0; 10], [0; 10]);
+    println(&[
+        b"; peak stack ",
+        decimal(stack::peak(), &mut d),
+        b" of ",
+        decimal(stack::size(), &mut e),
+        b" bytes",
+    ]);
 }
 
 #[panic_handler]
