@@ -111,11 +111,34 @@ pub enum InitError {
     Reset,
 }
 
-/// The chip, set up, with one frame buffer each way.
+/// One frame buffer each way: all the RAM the driver uses (lent to it, so
+/// that it can live in a zeroed static).
+pub struct Buffers {
+    pub rx: [u8; FRAME_LEN],
+    pub tx: [u8; FRAME_LEN],
+}
+
+impl Buffers {
+    /// Zeroed buffers (`const`, for statics).
+    pub const fn new() -> Self {
+        Buffers {
+            rx: [0; FRAME_LEN],
+            tx: [0; FRAME_LEN],
+        }
+    }
+}
+
+impl Default for Buffers {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// The chip, set up, with its frame buffers.
 pub struct Lan9118 {
     mac: [u8; 6],
-    rx: [u8; FRAME_LEN],
-    tx: [u8; FRAME_LEN],
+    rx: &'static mut [u8; FRAME_LEN],
+    tx: &'static mut [u8; FRAME_LEN],
 }
 
 impl Lan9118 {
@@ -123,7 +146,7 @@ impl Lan9118 {
     /// duplex, the MAC address the chip holds (from its EEPROM; QEMU's
     /// `-nic` gives one), and the interrupt line raised while received
     /// frames wait. Call once: `Lan9118` owns the hardware.
-    pub fn new() -> Result<Lan9118, InitError> {
+    pub fn new(buffers: &'static mut Buffers) -> Result<Lan9118, InitError> {
         let test = read(BYTE_TEST);
         if test != BYTE_TEST_VALUE {
             return Err(InitError::ByteTest(test));
@@ -162,8 +185,8 @@ impl Lan9118 {
         write(IRQ_CFG, IRQ_EN_HIGH_PUSH_PULL);
         Ok(Lan9118 {
             mac,
-            rx: [0; FRAME_LEN],
-            tx: [0; FRAME_LEN],
+            rx: &mut buffers.rx,
+            tx: &mut buffers.tx,
         })
     }
 
@@ -303,12 +326,12 @@ impl Device for Lan9118 {
             RxToken {
                 frame: &self.rx[..len],
             },
-            TxToken { buf: &mut self.tx },
+            TxToken { buf: self.tx },
         ))
     }
 
     fn transmit(&mut self, _: Instant) -> Option<TxToken<'_>> {
-        Self::can_transmit().then_some(TxToken { buf: &mut self.tx })
+        Self::can_transmit().then_some(TxToken { buf: self.tx })
     }
 
     fn capabilities(&self) -> DeviceCapabilities {

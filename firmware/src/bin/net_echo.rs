@@ -33,19 +33,19 @@ use wsock_firmware::net::{self, Closed, Sockets, TcpStream, with_socket};
 use wsock_firmware::{TakeOnce, decimal, print, println, stack};
 
 /// Sessions served at once: one TCP socket and one set of buffers each.
-const SOCKETS: usize = 3;
+const SOCKETS: usize = 4;
 /// The TCP port served.
 const PORT: u16 = 80;
 /// Each socket's TCP receive buffer (the window the host may fill).
 const TCP_RX: usize = 4096;
 /// Each socket's TCP send buffer.
-const TCP_TX: usize = 4096;
+const TCP_TX: usize = 3072;
 /// The WebSocket input buffer: holds a handshake request; frames of any
 /// size stream through it in chunks of at most this size.
 const INPUT_LEN: usize = 1024;
 /// The WebSocket output buffer: our 101 response and control frames;
 /// larger frames stream through it.
-const OUTPUT_LEN: usize = 1024;
+const OUTPUT_LEN: usize = 512;
 /// The message buffer: a message up to this size is echoed whole; a larger
 /// one goes back as fragments of up to this size. At least `INPUT_LEN`
 /// over the fragment threshold (`MESSAGE_LEN - INPUT_LEN`), since a chunk
@@ -86,17 +86,20 @@ struct WsBuffers {
     message: &'static mut [u8; MESSAGE_LEN],
 }
 
+/// The buffers, zeroed (in `.bss`).
 struct Statics {
     sessions: [SessionBuffers; SOCKETS],
-    sockets: [SocketStorage<'static>; SOCKETS],
-    nic: Option<Lan9118>,
+    nic: lan9118::Buffers,
 }
 
 static STATICS: TakeOnce<Statics> = TakeOnce::new(Statics {
     sessions: [EMPTY; SOCKETS],
-    sockets: [SocketStorage::EMPTY; SOCKETS],
-    nic: None,
+    nic: lan9118::Buffers::new(),
 });
+
+/// smoltcp's slots for the sockets (not all zeros: in `.data`).
+static SOCKET_SLOTS: TakeOnce<[SocketStorage<'static>; SOCKETS]> =
+    TakeOnce::new([SocketStorage::EMPTY; SOCKETS]);
 
 #[entry]
 fn main() -> ! {
@@ -104,11 +107,11 @@ fn main() -> ! {
     // SAFETY: the only place that takes the core peripherals, before
     // anything else could.
     let mut core = unsafe { cortex_m::Peripherals::steal() };
-    let Some(statics) = STATICS.take() else {
+    let (Some(statics), Some(slots)) = (STATICS.take(), SOCKET_SLOTS.take()) else {
         wsock_firmware::exit(false)
     };
-    let nic = match Lan9118::new() {
-        Ok(nic) => statics.nic.insert(nic),
+    let mut nic = match Lan9118::new(&mut statics.nic) {
+        Ok(nic) => nic,
         Err(_) => {
             println(&[b"net_echo: no LAN9118 at 0x40200000"]);
             wsock_firmware::exit(false)
@@ -122,7 +125,7 @@ fn main() -> ! {
     let mac = EthernetAddress(nic.mac());
     let mut iface = Interface::new(
         IfaceConfig::new(HardwareAddress::Ethernet(mac)),
-        nic,
+        &mut nic,
         net::now(),
     );
     iface.update_ip_addrs(|addrs| {
@@ -132,7 +135,7 @@ fn main() -> ! {
         .routes_mut()
         .add_default_ipv4_route(Ipv4Address::new(10, 0, 2, 2));
 
-    let mut set = SocketSet::new(&mut statics.sockets[..]);
+    let mut set = SocketSet::new(&mut slots[..]);
     let mut handles = [None::<SocketHandle>; SOCKETS];
     let ws_buffers = statics.sessions.each_mut().map(|b| {
         let socket = tcp::Socket::new(
@@ -168,9 +171,9 @@ fn main() -> ! {
     loop {
         nic.clear_interrupt();
         NVIC::unpend(NicIrq);
-        let before = iface.poll(net::now(), nic, &mut sockets.borrow_mut());
+        let before = iface.poll(net::now(), &mut nic, &mut sockets.borrow_mut());
         net::poll_all(tasks.as_mut(), &mut done);
-        let after = iface.poll(net::now(), nic, &mut sockets.borrow_mut());
+        let after = iface.poll(net::now(), &mut nic, &mut sockets.borrow_mut());
         if before == smoltcp::iface::PollResult::None && after == smoltcp::iface::PollResult::None {
             cortex_m::asm::wfe();
         }
