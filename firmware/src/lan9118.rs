@@ -10,9 +10,9 @@
 //! (the frame as words, then the FCS). No DMA, no descriptors: one frame
 //! buffer each way in [`Lan9118`] is all the RAM the driver uses.
 //!
-//! Polled: nothing here needs an interrupt handler. The chip's interrupt
-//! line (RX status FIFO level) is enabled so that a main loop can sleep
-//! until a frame arrives ([`Lan9118::clear_interrupt`] before sleeping).
+//! Polled: frames are only moved when smoltcp asks. The chip's interrupt
+//! line (a frame received) is enabled so that a main loop can sleep until
+//! a frame arrives; its handler only calls [`acknowledge_interrupt`].
 
 use core::ptr;
 use smoltcp::phy::{self, Device, DeviceCapabilities, Medium};
@@ -195,12 +195,9 @@ impl Lan9118 {
         self.mac
     }
 
-    /// Acknowledges the RX interrupt: the line drops until the next frame
-    /// (or stays up if frames are still waiting). Call before looking for
-    /// work and sleeping, so that a frame arriving after the look wakes the
-    /// core.
-    pub fn clear_interrupt(&mut self) {
-        write(INT_STS, RSFL_INT);
+    /// Received frames wait in the RX FIFO.
+    pub fn rx_pending(&self) -> bool {
+        Self::frames_waiting() > 0
     }
 
     /// Frames waiting in the RX FIFO.
@@ -237,6 +234,13 @@ impl Lan9118 {
     fn can_transmit() -> bool {
         read(TX_FIFO_INF) & 0xFFFF >= TX_ROOM
     }
+}
+
+/// Acknowledges the chip's interrupt: its line drops until the next frame
+/// arrives. For the interrupt handler (a single register write, which does
+/// not disturb a FIFO transfer that it interrupts).
+pub fn acknowledge_interrupt() {
+    write(INT_STS, RSFL_INT);
 }
 
 /// Drops a frame of `words` words from the RX data FIFO: the chip's fast

@@ -1,13 +1,13 @@
 //! What the network firmware runs on besides the NIC: a millisecond clock
 //! (SysTick), a smoltcp TCP socket as an `embedded-io-async` stream, and
 //! a tiny executor that polls a fixed set of tasks between polls of the
-//! network stack, sleeping in `WFE` when nothing happened.
+//! network stack, sleeping in `WFI` when nothing happened.
 //!
 //! The executor has no wakers: every task is polled after every poll of
 //! the interface, which is what a handful of sockets on one chip needs.
-//! The core sleeps until an event: the NIC's interrupt (pending in the
-//! NVIC, never enabled there, so no handler runs; `SEVONPEND` turns it into
-//! an event) or SysTick's millisecond exception.
+//! The core sleeps until an interrupt: the NIC's (a frame arrived; its
+//! handler only acknowledges it) or SysTick's millisecond tick. (QEMU
+//! treats `WFE` as a no-op, so only `WFI` lets an idle QEMU rest.)
 
 use core::cell::RefCell;
 use core::future::{Future, poll_fn};
@@ -139,6 +139,17 @@ impl embedded_io_async::Write for TcpStream<'_> {
     async fn flush(&mut self) -> Result<(), Closed> {
         Ok(())
     }
+}
+
+/// Sleeps until an interrupt unless `busy()` says there is work (checked
+/// with interrupts masked, so that an interrupt after the check still
+/// ends the sleep); the handlers run after it.
+pub fn sleep_unless(busy: impl FnOnce() -> bool) {
+    cortex_m::interrupt::free(|_| {
+        if !busy() {
+            cortex_m::asm::wfi();
+        }
+    });
 }
 
 /// Returns `Pending` once, so that the executor polls the network first.
