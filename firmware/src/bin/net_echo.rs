@@ -168,6 +168,12 @@ fn main() -> ! {
         id += 1;
         serve(&sockets, handle, buffers, id as u32)
     });
+    let mut digits = [0; 10];
+    println(&[
+        b"net_echo: each session's task takes ",
+        decimal(core::mem::size_of_val(&tasks[0]) as u32, &mut digits),
+        b" bytes of stack",
+    ]);
     let mut tasks = pin!(tasks);
     let mut done = [false; SOCKETS];
     loop {
