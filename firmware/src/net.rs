@@ -79,6 +79,7 @@ pub struct TcpStream<'s> {
 }
 
 impl<'s> TcpStream<'s> {
+    /// The stream of socket `handle` (a TCP socket) in `sockets`.
     pub fn new(sockets: &'s Sockets, handle: SocketHandle) -> Self {
         TcpStream { sockets, handle }
     }

@@ -20,6 +20,7 @@
 #![no_main]
 
 use core::pin::pin;
+use core::task::Poll;
 use cortex_m::peripheral::NVIC;
 use cortex_m_rt::{ExceptionFrame, entry, exception};
 use smoltcp::iface::{
@@ -214,25 +215,18 @@ fn banner() {
 async fn serve(sockets: &Sockets, handle: SocketHandle, buffers: WsBuffers, id: u32) {
     let mut sessions: u32 = 0;
     loop {
-        with_socket(sockets, handle, |s| {
-            if !s.is_open() {
-                let _ = s.listen(PORT);
-            }
-            s.set_ack_delay(None);
-            s.set_nagle_enabled(false);
-        });
+        // Listen until a connection is established (a reset one goes back
+        // to listening; a closed socket listens again).
         core::future::poll_fn(|_| {
-            with_socket(sockets, handle, |s| {
-                if s.may_recv()
-                    || (s.is_open() && !s.is_listening() && s.state() != tcp::State::SynReceived)
-                {
-                    core::task::Poll::Ready(())
-                } else {
-                    if !s.is_open() {
-                        let _ = s.listen(PORT);
-                    }
-                    core::task::Poll::Pending
+            with_socket(sockets, handle, |s| match s.state() {
+                tcp::State::Closed => {
+                    let _ = s.listen(PORT);
+                    s.set_ack_delay(None);
+                    s.set_nagle_enabled(false);
+                    Poll::Pending
                 }
+                tcp::State::Listen | tcp::State::SynReceived => Poll::Pending,
+                _ => Poll::Ready(()),
             })
         })
         .await;
