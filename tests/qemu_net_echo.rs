@@ -6,7 +6,7 @@
 //! * our std client: handshake (with and without the `echo` subprotocol),
 //!   text, binary, messages larger than the firmware's 2 KiB buffer (echoed
 //!   as fragments as they stream in), a ping, `!stack`, `!close`, a close;
-//! * several clients at once, interleaved;
+//! * three clients at once, interleaved, two of them from two threads;
 //! * the equivalents of Autobahn cases 9.1.5, 9.1.6, 9.2.5 and 9.2.6 (8 and
 //!   16 MiB in one frame, text and binary), which .ci/embedded.sh excludes
 //!   from the Autobahn run: kosoku sends a whole message before it reads
@@ -80,11 +80,13 @@ fn server_initiated_close() {
     );
 }
 
-/// Four clients at once (the firmware's sockets), messages interleaved.
+/// Three clients at once, messages interleaved (the firmware has four
+/// sockets; one stays free for a socket of the previous test that may
+/// still be closing).
 #[test]
 #[ignore = "needs QEMU: run by .ci/embedded.sh"]
 fn clients_at_once() {
-    let mut clients: Vec<_> = (0..4).map(|_| connect()).collect();
+    let mut clients: Vec<_> = (0..3).map(|_| connect()).collect();
     for round in 0..5 {
         for (i, ws) in clients.iter_mut().enumerate() {
             ws.send(Message::Text(format!("client {i} round {round}")))
