@@ -140,9 +140,10 @@ fn main() -> ! {
 
     // One socket at a time: an array of sockets built with `map` and
     // mapped again was copied through main's frame (1.3 KiB more stack,
-    // measured). main's frame is still 9.9 KiB: the tasks (4 × 992 B) and
-    // 6 KiB not yet attributed (building the tasks inside `pin!` saved only
-    // 384 B).
+    // measured). main's frame is still 9.9 KiB: the tasks (4 × 992 B), a
+    // second 3968-byte slot where `from_fn` builds them (shared with
+    // `SocketSet::add`'s temporaries), and the sessions' steps inlined into
+    // main (LLVM's stack-frame-layout remarks).
     let mut set = SocketSet::new(&mut slots[..]);
     let mut handles = [SocketHandle::default(); SOCKETS];
     let mut ws_buffers: [Option<WsBuffers>; SOCKETS] = [const { None }; SOCKETS];
