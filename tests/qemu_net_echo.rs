@@ -6,7 +6,8 @@
 //! * our std client: handshake (with and without the `echo` subprotocol),
 //!   text, binary, messages larger than the firmware's 2 KiB buffer (echoed
 //!   as fragments as they stream in), a ping, `!stack`, `!close`, a close;
-//! * three clients at once, interleaved, two of them from two threads;
+//! * three clients at once, interleaved, two of them from two threads; a
+//!   client that stalls before its handshake is dropped after 5 s;
 //! * the equivalents of Autobahn cases 9.1.5, 9.1.6, 9.2.5 and 9.2.6 (8 and
 //!   16 MiB in one frame, text and binary), which .ci/embedded.sh excludes
 //!   from the Autobahn run: kosoku sends a whole message before it reads
@@ -113,6 +114,33 @@ fn clients_at_once() {
     for ws in clients {
         close(ws, 1000);
     }
+}
+
+/// A client that connects and sends nothing is dropped after the
+/// firmware's 5 s handshake timeout (`HANDSHAKE_MS`), so stalled clients
+/// cannot take every socket; others are served meanwhile.
+#[test]
+#[ignore = "needs QEMU: run by .ci/embedded.sh"]
+fn stalled_client_is_dropped() {
+    let mut stalled = TcpStream::connect(qemu::addr(ADDR_VAR)).expect("connect");
+    stalled
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .expect("set the read timeout");
+    let started = Instant::now();
+    let mut ws = connect();
+    echo(&mut ws, Message::Text("served while another stalls".into()));
+    close(ws, 1000);
+    let mut byte = [0u8; 1];
+    let got = stalled.read(&mut byte);
+    let waited = started.elapsed();
+    assert!(
+        matches!(got, Ok(0)) || got.is_err() && waited < Duration::from_secs(14),
+        "the stalled connection ended with {got:?}"
+    );
+    assert!(
+        Duration::from_secs(4) <= waited && waited < Duration::from_secs(10),
+        "dropped after {waited:?}, expected about 5 s"
+    );
 }
 
 /// The bytes of a large message: ASCII letters (valid text), or

@@ -9,7 +9,7 @@
 //! handler only acknowledges it) or SysTick's millisecond tick. (QEMU
 //! treats `WFE` as a no-op, so only `WFI` lets an idle QEMU rest.)
 
-use core::cell::RefCell;
+use core::cell::{Cell, RefCell};
 use core::future::{Future, poll_fn};
 use core::pin::Pin;
 use core::sync::atomic::{AtomicU32, Ordering};
@@ -52,21 +52,33 @@ pub fn now() -> smoltcp::time::Instant {
 /// borrowed across an `await`).
 pub type Sockets = RefCell<SocketSet<'static>>;
 
-/// The connection ended (reset, or closed before the operation).
+/// What ends a connection early.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closed;
+pub enum NetError {
+    /// The connection ended (reset, or closed before the operation).
+    Closed,
+    /// The peer sent nothing before the stream's deadline
+    /// ([`TcpStream::new`]).
+    TimedOut,
+}
 
-impl core::fmt::Display for Closed {
+impl core::fmt::Display for NetError {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.write_str("the TCP connection ended")
+        f.write_str(match self {
+            NetError::Closed => "the TCP connection ended",
+            NetError::TimedOut => "timed out",
+        })
     }
 }
 
-impl core::error::Error for Closed {}
+impl core::error::Error for NetError {}
 
-impl embedded_io::Error for Closed {
+impl embedded_io::Error for NetError {
     fn kind(&self) -> embedded_io::ErrorKind {
-        embedded_io::ErrorKind::ConnectionReset
+        match self {
+            NetError::Closed => embedded_io::ErrorKind::ConnectionReset,
+            NetError::TimedOut => embedded_io::ErrorKind::TimedOut,
+        }
     }
 }
 
@@ -76,12 +88,24 @@ impl embedded_io::Error for Closed {
 pub struct TcpStream<'s> {
     sockets: &'s Sockets,
     handle: SocketHandle,
+    deadline: &'s Cell<Option<u32>>,
 }
 
 impl<'s> TcpStream<'s> {
-    /// The stream of socket `handle` (a TCP socket) in `sockets`.
-    pub fn new(sockets: &'s Sockets, handle: SocketHandle) -> Self {
-        TcpStream { sockets, handle }
+    /// The stream of socket `handle` (a TCP socket) in `sockets`. While
+    /// `deadline` holds a time ([`millis`]) that has passed, a `read` that
+    /// finds no data fails with [`NetError::TimedOut`]; the owner sets and
+    /// clears it (a `Cell`, since the stream itself is lent away).
+    pub fn new(
+        sockets: &'s Sockets,
+        handle: SocketHandle,
+        deadline: &'s Cell<Option<u32>>,
+    ) -> Self {
+        TcpStream {
+            sockets,
+            handle,
+            deadline,
+        }
     }
 }
 
@@ -95,20 +119,26 @@ pub fn with_socket<R>(
 }
 
 impl embedded_io::ErrorType for TcpStream<'_> {
-    type Error = Closed;
+    type Error = NetError;
 }
 
 impl embedded_io_async::Read for TcpStream<'_> {
-    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, Closed> {
+    async fn read(&mut self, buf: &mut [u8]) -> Result<usize, NetError> {
         if buf.is_empty() {
             return Ok(0);
         }
         poll_fn(|_| {
             with_socket(self.sockets, self.handle, |s| {
                 if s.can_recv() {
-                    Poll::Ready(s.recv_slice(buf).map_err(|_| Closed))
+                    Poll::Ready(s.recv_slice(buf).map_err(|_| NetError::Closed))
                 } else if !s.may_recv() {
                     Poll::Ready(Ok(0))
+                } else if self
+                    .deadline
+                    .get()
+                    .is_some_and(|at| millis().wrapping_sub(at) < u32::MAX / 2)
+                {
+                    Poll::Ready(Err(NetError::TimedOut))
                 } else {
                     Poll::Pending
                 }
@@ -119,16 +149,16 @@ impl embedded_io_async::Read for TcpStream<'_> {
 }
 
 impl embedded_io_async::Write for TcpStream<'_> {
-    async fn write(&mut self, buf: &[u8]) -> Result<usize, Closed> {
+    async fn write(&mut self, buf: &[u8]) -> Result<usize, NetError> {
         if buf.is_empty() {
             return Ok(0);
         }
         poll_fn(|_| {
             with_socket(self.sockets, self.handle, |s| {
                 if !s.may_send() {
-                    Poll::Ready(Err(Closed))
+                    Poll::Ready(Err(NetError::Closed))
                 } else if s.can_send() {
-                    Poll::Ready(s.send_slice(buf).map_err(|_| Closed))
+                    Poll::Ready(s.send_slice(buf).map_err(|_| NetError::Closed))
                 } else {
                     Poll::Pending
                 }
@@ -137,7 +167,7 @@ impl embedded_io_async::Write for TcpStream<'_> {
         .await
     }
 
-    async fn flush(&mut self) -> Result<(), Closed> {
+    async fn flush(&mut self) -> Result<(), NetError> {
         Ok(())
     }
 }

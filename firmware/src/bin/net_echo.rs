@@ -15,10 +15,13 @@
 //! checked as UTF-8 by wsock as it arrives. Pings are answered; a close
 //! is echoed with its code, then the firmware closes TCP. The text
 //! `!stack` is answered with the stack's high-water mark, and
-//! `!close CODE REASON` starts the closing handshake with that code.
+//! `!close CODE REASON` starts the closing handshake with that code. A
+//! client that does not finish its handshake in [`HANDSHAKE_MS`] is
+//! dropped, so that stalled clients cannot take every socket.
 #![no_std]
 #![no_main]
 
+use core::cell::Cell;
 use core::pin::pin;
 use core::task::Poll;
 use cortex_m::peripheral::NVIC;
@@ -32,7 +35,7 @@ use wsock::embedded::{Error, asynch};
 use wsock::handshake::server::Accept;
 use wsock::{CloseCode, Config, DataKind, Event, Outgoing};
 use wsock_firmware::lan9118::{self, Lan9118};
-use wsock_firmware::net::{self, Closed, Sockets, TcpStream, with_socket};
+use wsock_firmware::net::{self, NetError, Sockets, TcpStream, with_socket};
 use wsock_firmware::{TakeOnce, decimal, print, println, stack};
 
 /// Sessions served at once: one TCP socket and one set of buffers each.
@@ -57,6 +60,9 @@ const MESSAGE_LEN: usize = 2048;
 /// The largest message echoed (as `examples/echo_server`); a larger one
 /// gets 1009 from its header. RAM does not limit it: messages stream.
 const MAX_MESSAGE: u64 = 64 << 20;
+/// How long a client may take to send its whole handshake request: a
+/// client that connects and stalls would hold a socket (of four) forever.
+const HANDSHAKE_MS: u32 = 5000;
 /// How long a closing socket may wait for the peer's FIN.
 const CLOSE_WAIT_MS: u32 = 2000;
 
@@ -140,8 +146,8 @@ fn main() -> ! {
 
     // One socket at a time: an array of sockets built with `map` and
     // mapped again was copied through main's frame (1.3 KiB more stack,
-    // measured). main's frame is still 9.9 KiB: the tasks (4 × 992 B), a
-    // second 3968-byte slot where `from_fn` builds them (shared with
+    // measured). main's frame is still 10.3 KiB: the tasks (4 × 1024 B), a
+    // second slot of their size where `from_fn` builds them (shared with
     // `SocketSet::add`'s temporaries), and the sessions' steps inlined into
     // main (LLVM's stack-frame-layout remarks).
     let mut set = SocketSet::new(&mut slots[..]);
@@ -234,8 +240,10 @@ async fn serve(sockets: &Sockets, handle: SocketHandle, buffers: WsBuffers, id: 
         })
         .await;
         sessions = sessions.wrapping_add(1);
+        let deadline = Cell::new(None);
         let outcome = session(
-            TcpStream::new(sockets, handle),
+            TcpStream::new(sockets, handle, &deadline),
+            &deadline,
             &mut buffers.input[..],
             &mut buffers.output[..],
             &mut buffers.message[..],
@@ -278,18 +286,22 @@ enum Got {
 /// Returns the number of messages echoed.
 async fn session(
     stream: TcpStream<'_>,
+    deadline: &Cell<Option<u32>>,
     input: &mut [u8],
     output: &mut [u8],
     message: &mut [u8],
-) -> Result<u32, Error<Closed>> {
-    let mut ws = asynch::accept(stream, CONFIG, input, output, |request| {
+) -> Result<u32, Error<NetError>> {
+    let accept = asynch::accept(stream, CONFIG, input, output, |request| {
         let echo = request.subprotocols().any(|p| p == "echo");
         Ok(Accept {
             subprotocol: echo.then_some("echo"),
             ..Accept::default()
         })
-    })
-    .await?;
+    });
+    deadline.set(Some(net::millis().wrapping_add(HANDSHAKE_MS)));
+    let opened = accept.await;
+    deadline.set(None);
+    let mut ws = opened?;
     let mut echoed: u32 = 0;
     let mut fill = 0usize;
     let mut kind = DataKind::Binary;
@@ -365,7 +377,7 @@ fn close_command(text: &str) -> Option<(CloseCode, &str)> {
 /// Answers `!stack` with `peak stack P of S bytes`.
 async fn send_stack_report(
     ws: &mut asynch::WebSocket<'_, TcpStream<'_>>,
-) -> Result<(), Error<Closed>> {
+) -> Result<(), Error<NetError>> {
     let (mut a, mut b) = ([0; 10], [0; 10]);
     let parts: [&[u8]; 5] = [
         b"peak stack ",
@@ -386,7 +398,7 @@ async fn send_stack_report(
 }
 
 /// One line per session on the host's stdout.
-fn report(socket: u32, session: u32, outcome: &Result<u32, Error<Closed>>) {
+fn report(socket: u32, session: u32, outcome: &Result<u32, Error<NetError>>) {
     let (mut a, mut b, mut c) = ([0; 10], [0; 10], [0; 10]);
     print(b"net_echo: socket ");
     print(decimal(socket, &mut a));
@@ -408,6 +420,7 @@ fn report(socket: u32, session: u32, outcome: &Result<u32, Error<Closed>>) {
             print(b", close code ");
             print(decimal(u32::from(p.close_code().0), &mut c));
         }
+        Err(Error::Io(NetError::TimedOut)) => print(b": handshake timed out"),
         Err(Error::Io(_)) | Err(Error::TransportClosed) => print(b": connection lost"),
         Err(_) => print(b": failed"),
     }
