@@ -104,7 +104,7 @@ step "the browser chat: three tabs of headless Chromium talk through examples/ch
 step "the demo runs"
 cargo run --release --example demo
 
-step "embedded: other targets, core test vectors on an emulated Cortex-M3, echo firmware, footprint"
+step "embedded: other targets, core test vectors on an emulated Cortex-M3, echo firmwares, the network firmware with Autobahn 1-10, footprint"
 .ci/embedded.sh
 
 step "smoke-fuzzing: every fuzz target for a bounded time (FUZZ_SECONDS, default 30)"

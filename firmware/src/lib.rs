@@ -8,9 +8,19 @@
 //!   server accepting permessage-deflate: it inflates the client's messages
 //!   through a 512-byte window and echoes them uncompressed.
 //!
-//! All run under QEMU's `lm3s6965evb` board; see README.md.
+//! - `net_echo` (src/bin/net_echo.rs, feature `net`) is a WebSocket echo
+//!   server over Ethernet on the MPS2 AN385: the LAN9118 NIC
+//!   (src/lan9118.rs), smoltcp, and wsock's async adapter on a few TCP
+//!   sockets at once (src/net.rs).
+//!
+//! The first three run under QEMU's `lm3s6965evb` board, `net_echo` under
+//! `mps2-an385`; see README.md.
 #![no_std]
 
+#[cfg(feature = "net")]
+pub mod lan9118;
+#[cfg(feature = "net")]
+pub mod net;
 pub mod ring;
 pub mod server;
 pub mod stack;
