@@ -122,6 +122,9 @@ impl Receiver {
             return None;
         }
         let skip = usize::try_from(self.decoder.payload_remaining()).ok()?;
+        if skip > 0 && self.rx_frame == RxFrame::Control(OpCode::Close) {
+            return self.close_in_progress(buffered.get(..skip)?);
+        }
         let mut at = skip;
         loop {
             let rest = buffered.get(at..)?;
@@ -143,6 +146,28 @@ impl Receiver {
             let payload = usize::try_from(header.payload_len).ok()?;
             at = at.checked_add(len)?.checked_add(payload)?;
         }
+    }
+
+    /// The close frame half received: its payload so far is in `control`
+    /// (unmasked), the rest is `rest` (still masked), the whole of it.
+    fn close_in_progress(&self, rest: &[u8]) -> Option<Option<CloseCode>> {
+        let have = self.control.as_slice();
+        if have.len() + rest.len() < 2 {
+            return Some(None);
+        }
+        let (mask, done) = self.decoder.payload_mask()?;
+        let mut code = [0u8; 2];
+        for (i, byte) in code.iter_mut().enumerate() {
+            *byte = match have.get(i) {
+                Some(&b) => b,
+                None => {
+                    let j = i - have.len();
+                    let key = mask.map_or(0, |m| m[(done as usize + j) % 4]);
+                    rest[j] ^ key
+                }
+            };
+        }
+        Some(Some(CloseCode(u16::from_be_bytes(code))))
     }
 
     /// Feeds received bytes. Decodes from the front of `buf` until one event

@@ -970,3 +970,37 @@ fn passed_payload_counts_like_encoded_payload() {
         .unwrap();
     assert_eq!(masked.pass_payload(b"x"), Err(SendError::MaskedFrame));
 }
+
+/// A close frame half received: the look-ahead reports it (its code from
+/// the bytes gathered and those still masked in the buffer), not a close
+/// behind it, wherever the code is cut.
+#[test]
+fn close_ahead_sees_the_close_frame_already_begun() {
+    let key = [0x37, 0xfa, 0x21, 0x3d];
+    let mut payload = *b"\x03\xe8bye";
+    for (i, b) in payload.iter_mut().enumerate() {
+        *b ^= key[i % 4];
+    }
+    let mut wire = std::vec![0x88, 0x85];
+    wire.extend_from_slice(&key);
+    wire.extend_from_slice(&payload);
+    // An empty close behind it, which the receiver will never read.
+    wire.extend_from_slice(&[0x88, 0x80, 0, 0, 0, 0]);
+    for cut in 6..11 {
+        let mut server = Connection::server(Config::new());
+        let mut head = wire[..cut].to_vec();
+        let got = server.receive(&mut head).unwrap();
+        assert!(got.event.is_none());
+        let rest = &wire[cut..];
+        assert_eq!(
+            server.receiver().close_ahead(rest),
+            Some(Some(CloseCode::NORMAL)),
+            "cut at {cut}"
+        );
+        assert_eq!(
+            server.receiver().close_ahead(&rest[..10 - cut]),
+            None,
+            "cut at {cut}"
+        );
+    }
+}

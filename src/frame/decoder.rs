@@ -85,6 +85,15 @@ impl FrameDecoder {
         }
     }
 
+    /// Inside a payload: its mask key (if masked) and how many payload
+    /// bytes are done, which is where the key's cycle stands.
+    pub(crate) fn payload_mask(&self) -> Option<(Option<[u8; 4]>, u64)> {
+        match self.stage {
+            Stage::Payload { offset, mask, .. } => Some((mask, offset)),
+            Stage::Header { .. } => None,
+        }
+    }
+
     /// Decodes from the front of `buf`. Returns the number of bytes consumed
     /// and at most one item; `None` means every byte was consumed and more
     /// input is needed. Payload bytes in `buf` are unmasked in place.
